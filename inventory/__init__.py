@@ -1,0 +1,1 @@
+"""The database: models, sessions, upsert by sync key, list queries and the rule engine."""

@@ -1,0 +1,110 @@
+"""Engine and session factory for an instance, and schema creation (`invsync init`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from inventory import changelog
+from inventory.errors import DatabaseError
+from inventory.settings import Settings
+
+
+def make_engine(settings: Settings) -> Engine:
+    """An engine for the instance's database; SQLite gets WAL, foreign keys and a busy timeout."""
+    url = settings.db_url
+    if url.startswith("sqlite:///"):
+        settings.home.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """Turn on what SQLite leaves off by default."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit and keep the change log."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    changelog.install(factory)
+    return factory
+
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _alembic(connection: Connection) -> Config:
+    """Alembic settings that run the packaged migrations on the given connection."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest schema revision this version of invsync knows."""
+    return str(ScriptDirectory.from_config(_alembic(None)).get_current_head())  # type: ignore[arg-type]
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at, or None when it has none."""
+    with _opened(engine) as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def init_db(engine: Engine, revision: str = "head") -> None:
+    """Create or upgrade the schema to the given revision (the newest by default)."""
+    with _opened(engine) as conn, conn.begin():
+        command.upgrade(_alembic(conn), revision)
+
+
+def require_schema(engine: Engine) -> None:
+    """Fail with a clear line when `invsync init` has not been run since the last upgrade."""
+    current = current_revision(engine)
+    if current is None:
+        raise DatabaseError("the database has no schema yet: run `invsync init` first")
+    if current != head_revision():
+        raise DatabaseError(
+            f"the database schema is at revision {current}, this invsync needs "
+            f"{head_revision()}: run `invsync init` to upgrade it"
+        )
+
+
+@contextmanager
+def _opened(engine: Engine) -> Iterator[Connection]:
+    """A connection, with an unreachable database turned into one clear line."""
+    try:
+        conn = engine.connect()
+    except OperationalError as exc:
+        raise DatabaseError(f"cannot open the database: {_first_line(exc.orig)}") from None
+    with conn:
+        yield conn
+
+
+def _first_line(exc: object) -> str:
+    """The first line of a driver's error, which is the one that says what went wrong."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose work commits on success and rolls back on any error."""
+    with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,434 @@
+"""List queries for People and SaaS users: search, rule filters, sorting, keyset pages, export.
+
+Every list is sorted by one column and then by id, so the order is total and a page's cursor
+(the last row's sort value and id) says exactly where the next page starts; no OFFSET is used, so
+a deep page costs what the first one does. Text sorts ignore ASCII case. Nulls sort last in both
+directions. The search text `q` is split into words and every word must appear (ignoring case)
+in one of the searched fields: full name, first name, last name or email for people; name or
+email for SaaS users. The functions take a Session and never commit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, TypeAlias
+
+from sqlalchemy import Row, Select, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from inventory.errors import ConfigError
+from inventory.models import CustomField, Person, SaasApp, SaasUser
+from inventory.rules import (
+    CUSTOM_PREFIX,
+    AllOf,
+    AnyOf,
+    Condition,
+    FieldSpec,
+    Rule,
+    compile_rule,
+    specs_from_columns,
+)
+from inventory.timeutil import iso
+
+__all__ = [
+    "MAX_LIMIT",
+    "PEOPLE_COLUMNS",
+    "PEOPLE_FIELDS",
+    "SAAS_USER_COLUMNS",
+    "SAAS_USER_FIELDS",
+    "Page",
+    "iter_people",
+    "iter_saas_users",
+    "list_people",
+    "list_saas_users",
+    "people_fields",
+    "person_to_dict",
+    "saas_user_to_dict",
+]
+
+MAX_LIMIT = 1000
+_BAD_CURSOR = "invalid cursor: start again without `after`"
+_AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"
+
+_people = Person.__table__.c
+_users = SaasUser.__table__.c
+_apps = SaasApp.__table__.c
+
+PEOPLE_COLUMNS: Mapping[str, ColumnElement[Any]] = MappingProxyType(
+    {
+        name: _people[name]
+        for name in (
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "full_name",
+            "role",
+            "job_title",
+            "status",
+            "created_at",
+            "updated_at",
+            "last_synced_at",
+        )
+    }
+)
+SAAS_USER_COLUMNS: Mapping[str, ColumnElement[Any]] = MappingProxyType(
+    {
+        "app": _apps.name,
+        **{
+            name: _users[name]
+            for name in (
+                "external_id",
+                "email",
+                "name",
+                "role",
+                "status",
+                "created_at",
+                "deactivated_at",
+                "last_login_at",
+                "last_seen_at",
+            )
+        },
+        "person_email": _people.email,
+    }
+)
+PEOPLE_FIELDS: Mapping[str, FieldSpec] = MappingProxyType(specs_from_columns(PEOPLE_COLUMNS))
+SAAS_USER_FIELDS: Mapping[str, FieldSpec] = MappingProxyType(specs_from_columns(SAAS_USER_COLUMNS))
+
+
+@dataclass
+class Page:
+    """One page of a list, and the cursor of the next one (None on the last page)."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+# --- JSON shapes -----------------------------------------------------------------------------
+
+
+def person_to_dict(p: Person) -> dict[str, Any]:
+    """A person in the stable JSON shape of lists and exports."""
+    return {
+        "username": p.username,
+        "email": p.email,
+        "first_name": p.first_name,
+        "last_name": p.last_name,
+        "full_name": p.full_name,
+        "role": p.role,
+        "job_title": p.job_title,
+        "status": p.status,
+        "custom": dict(p.custom or {}),
+        "created_at": iso(p.created_at),
+        "updated_at": iso(p.updated_at),
+        "last_synced_at": iso(p.last_synced_at),
+    }
+
+
+def saas_user_to_dict(u: SaasUser, app_name: str, person_email: str | None) -> dict[str, Any]:
+    """A SaaS user in the stable JSON shape, with its app's name and its person's email."""
+    return {
+        "app": app_name,
+        "external_id": u.external_id,
+        "email": u.email,
+        "name": u.name,
+        "role": u.role,
+        "status": u.status,
+        "created_at": iso(u.created_at),
+        "deactivated_at": iso(u.deactivated_at),
+        "last_login_at": iso(u.last_login_at),
+        "last_seen_at": iso(u.last_seen_at),
+        "person_email": person_email,
+    }
+
+
+def people_fields(session: Session) -> dict[str, FieldSpec]:
+    """The fields a People rule may test: the columns and every custom field (as text)."""
+    names = session.scalars(select(CustomField.name).order_by(CustomField.name))
+    custom = {CUSTOM_PREFIX + name: FieldSpec(CUSTOM_PREFIX + name) for name in names}
+    return {**PEOPLE_FIELDS, **custom}
+
+
+# --- what a list is made of ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One listable object type: its columns, sort keys, search fields and row shape."""
+
+    columns: Mapping[str, ColumnElement[Any]]
+    sort_keys: Mapping[str, ColumnElement[Any]]
+    search: tuple[str, ...]
+    id_column: ColumnElement[int]
+    json_column: ColumnElement[Any] | None
+    base: Callable[[ColumnElement[Any]], Select[Any]]
+    to_dict: Callable[[_AnyRow], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Query:
+    """What to select and how to order it."""
+
+    where: Rule
+    sort: str
+    descending: bool
+    now: datetime
+
+
+def _sort_keys(columns: Mapping[str, ColumnElement[Any]]) -> dict[str, ColumnElement[Any]]:
+    """What each column sorts by: text folded by lower(), everything else as it is."""
+    kinds = specs_from_columns(columns)
+    return {
+        name: func.lower(column) if kinds[name].type == "string" else column
+        for name, column in columns.items()
+    }
+
+
+def _people_select(key: ColumnElement[Any]) -> Select[Any]:
+    """People with their sort key."""
+    return select(Person, key.label("sort_key"))
+
+
+def _saas_users_select(key: ColumnElement[Any]) -> Select[Any]:
+    """SaaS users with their app's name, their person's email and their sort key, in one query."""
+    return (
+        select(SaasUser, _apps.name, _people.email, key.label("sort_key"))
+        .join(SaasApp, SaasUser.app_id == SaasApp.id)
+        .outerjoin(Person, SaasUser.person_id == Person.id)
+    )
+
+
+_PEOPLE = _Source(
+    columns=PEOPLE_COLUMNS,
+    # email_key is the folded, unique and indexed email: the cheapest sort there is.
+    sort_keys={**_sort_keys(PEOPLE_COLUMNS), "email": _people.email_key},
+    search=("full_name", "first_name", "last_name", "email"),
+    id_column=_people.id,
+    json_column=_people.custom,
+    base=_people_select,
+    to_dict=lambda row: person_to_dict(row[0]),
+)
+_SAAS_USERS = _Source(
+    columns=SAAS_USER_COLUMNS,
+    sort_keys={**_sort_keys(SAAS_USER_COLUMNS), "email": _users.email_key},
+    search=("name", "email"),
+    id_column=_users.id,
+    json_column=None,
+    base=_saas_users_select,
+    to_dict=lambda row: saas_user_to_dict(row[0], row[1], row[2]),
+)
+
+
+# --- public listing and export ---------------------------------------------------------------
+
+
+def list_people(
+    session: Session,
+    *,
+    q: str | None = None,
+    rule: Rule | None = None,
+    sort: str = "email",
+    descending: bool = False,
+    after: str | None = None,
+    limit: int = 50,
+    now: datetime,
+) -> Page:
+    """One page of people matching the search and the rule, from the cursor `after` on."""
+    query = _query(_PEOPLE, q, rule, sort, descending, now)
+    return _page(session, _PEOPLE, query, after, _check_limit(limit, MAX_LIMIT))
+
+
+def list_saas_users(
+    session: Session,
+    *,
+    app: str | None = None,
+    q: str | None = None,
+    rule: Rule | None = None,
+    sort: str = "email",
+    descending: bool = False,
+    after: str | None = None,
+    limit: int = 50,
+    now: datetime,
+) -> Page:
+    """One page of SaaS users, of one app (by name, ignoring case) when `app` is given."""
+    query = _query(_SAAS_USERS, q, _with_app(app, rule), sort, descending, now)
+    return _page(session, _SAAS_USERS, query, after, _check_limit(limit, MAX_LIMIT))
+
+
+def iter_people(
+    session: Session,
+    *,
+    q: str | None = None,
+    rule: Rule | None = None,
+    sort: str = "email",
+    descending: bool = False,
+    now: datetime,
+    batch: int = 1000,
+) -> Iterator[dict[str, Any]]:
+    """Every matching person, read a keyset batch at a time so memory stays flat (export)."""
+    query = _query(_PEOPLE, q, rule, sort, descending, now)
+    return _stream(session, _PEOPLE, query, _check_limit(batch, None))
+
+
+def iter_saas_users(
+    session: Session,
+    *,
+    app: str | None = None,
+    q: str | None = None,
+    rule: Rule | None = None,
+    sort: str = "email",
+    descending: bool = False,
+    now: datetime,
+    batch: int = 1000,
+) -> Iterator[dict[str, Any]]:
+    """Every matching SaaS user, read a keyset batch at a time so memory stays flat (export)."""
+    query = _query(_SAAS_USERS, q, _with_app(app, rule), sort, descending, now)
+    return _stream(session, _SAAS_USERS, query, _check_limit(batch, None))
+
+
+# --- building the query ----------------------------------------------------------------------
+
+
+def _query(
+    source: _Source,
+    q: str | None,
+    rule: Rule | None,
+    sort: str,
+    descending: bool,
+    now: datetime,
+) -> _Query:
+    """Check the sort column and fold the search and the rule into one rule."""
+    if sort not in source.sort_keys:
+        raise ConfigError(f"cannot sort by {sort!r} (use one of {', '.join(source.columns)})")
+    parts = (*_search_rules(source, q), *((rule,) if rule is not None else ()))
+    return _Query(AllOf(parts), sort, descending, now)
+
+
+def _search_rules(source: _Source, q: str | None) -> tuple[Rule, ...]:
+    """One rule per word of `q`: the word appears in some searched field."""
+    words = (q or "").split()
+    return tuple(
+        AnyOf(tuple(Condition(field, "contains", word) for field in source.search))
+        for word in words
+    )
+
+
+def _with_app(app: str | None, rule: Rule | None) -> Rule | None:
+    """The rule, narrowed to one SaaS app by name when `app` is given."""
+    if not app:
+        return rule
+    by_app = Condition("app", "eq", app)
+    return by_app if rule is None else AllOf((by_app, rule))
+
+
+def _check_limit(limit: int, most: int | None) -> int:
+    """A page or batch size of at least one (and at most `most`)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigError("limit must be a whole number of at least 1")
+    if most is not None and limit > most:
+        raise ConfigError(f"limit must be at most {most}")
+    return limit
+
+
+def _statement(source: _Source, query: _Query) -> Select[Any]:
+    """The filtered, ordered select, before the cursor and the limit."""
+    key = source.sort_keys[query.sort]
+    where = compile_rule(query.where, source.columns, query.now, source.json_column)
+    order = (key.desc(), source.id_column.desc()) if query.descending else (key, source.id_column)
+    return source.base(key).where(where).order_by(key.is_(None), *order)
+
+
+def _after(source: _Source, query: _Query, cursor: tuple[Any, int]) -> ColumnElement[bool]:
+    """Rows after the cursor in (key is null, key, id) order, the key and id reversed if desc."""
+    key, ids = source.sort_keys[query.sort], source.id_column
+    value, last_id = cursor
+    later_id = ids < last_id if query.descending else ids > last_id
+    if value is None:
+        return key.is_(None) & later_id
+    later_key = key < value if query.descending else key > value
+    return or_(key.is_(None), later_key, (key == value) & later_id)
+
+
+# --- pages and streams -----------------------------------------------------------------------
+
+
+def _page(session: Session, source: _Source, query: _Query, after: str | None, limit: int) -> Page:
+    """Fetch one page plus one row, which tells whether there is a next page."""
+    statement = _statement(source, query)
+    if after is not None:
+        kind = specs_from_columns(source.columns)[query.sort].type
+        statement = statement.where(_after(source, query, _decode_cursor(after, kind)))
+    rows = session.execute(statement.limit(limit + 1)).all()
+    items = [source.to_dict(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return Page(items, _encode_cursor(rows[limit - 1]) if more else None)
+
+
+def _stream(
+    session: Session, source: _Source, query: _Query, batch: int
+) -> Iterator[dict[str, Any]]:
+    """Yield page after page until the last; nothing is read before the first item is asked."""
+    after: str | None = None
+    while True:
+        page = _page(session, source, query, after, batch)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        after = page.next_cursor
+
+
+# --- cursors ---------------------------------------------------------------------------------
+
+
+def _encode_cursor(row: _AnyRow) -> str:
+    """Urlsafe base64 of JSON [sort value, id], datetimes to the microsecond."""
+    value = row.sort_key
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    text = json.dumps([value, row[0].id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, kind: str) -> tuple[Any, int]:
+    """The sort value and id a cursor holds; anything else is a ConfigError."""
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        decoded = json.loads(raw)
+        if not isinstance(decoded, list) or len(decoded) != 2:
+            raise ValueError(decoded)
+        value, last_id = decoded
+        return _cursor_value(value, kind), _cursor_id(last_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        raise ConfigError(_BAD_CURSOR) from None
+
+
+def _cursor_value(value: Any, kind: str) -> Any:
+    """A cursor's sort value, checked against the sort column's type (ValueError if wrong)."""
+    if value is None:
+        return None
+    if kind == "datetime" and isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError(value)
+        return moment
+    if kind == "string" and isinstance(value, str):
+        return value
+    if kind == "number" and isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    raise ValueError(value)
+
+
+def _cursor_id(value: Any) -> int:
+    """A cursor's row id (ValueError unless a whole number)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(value)
+    return value

@@ -1,0 +1,1 @@
+"""The `invsync` subcommands, one module per area."""

@@ -1,0 +1,55 @@
+"""`invsync lever-sim`, `demo` and `serve`: the simulator, the tour and the web app."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from web.commands.common import pass_ctx
+from web.context import AppContext
+
+
+@click.command("lever-sim")
+@click.option("--port", type=int, required=True)
+@click.option("--users", type=click.IntRange(0, 1_000_000), default=50, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--api-key", default=None, help="Key to accept (default: make one and print it).")
+@click.option("--no-rate-limit", is_flag=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def lever_sim(
+    port: int, users: int, seed: int, api_key: str | None, no_rate_limit: bool, host: str
+) -> None:
+    """Serve a faithful local Lever users API under /v1."""
+    from connector.lever.simulator import serve_forever
+
+    serve_forever(port, users, seed, api_key, not no_rate_limit, host=host)
+
+
+@click.command()
+@click.option("--users", type=click.IntRange(1, 1_000_000), default=150, show_default=True)
+@click.option("--no-serve", is_flag=True, help="Stop after the sync.")
+@click.option("--port", type=int, default=0, help="Web port (default: a free one).")
+@pass_ctx
+def demo(app: AppContext, users: int, no_serve: bool, port: int) -> None:
+    """Tour: simulator → vault → integration → smart map → launch → sync → web page."""
+    from web.demo import run_demo
+
+    sys.exit(run_demo(app, users=users, serve=not no_serve, port=port))
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=5000, show_default=True)
+@pass_ctx
+def serve(app: AppContext, host: str, port: int) -> None:
+    """Serve the web app, with the scheduler (standing by if another one acts)."""
+    from web.app import create_app
+    from web.commands.schedule import interrupt, on_sigterm, scheduler_in_background
+    from web.demo import serve_app
+
+    with on_sigterm(interrupt), scheduler_in_background(app):
+        serve_app(create_app(app.settings), host, port)
+
+
+COMMANDS = [lever_sim, demo, serve]

@@ -1,0 +1,65 @@
+"""`invsync demo`: the one-command tour on the embedded defaults, and serving the web app."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from connector import integrations
+from connector.lever.simulator import LeverSimulator, SimulatorServer
+from inventory.db import init_db
+from inventory.models import Integration
+from vault.keys import load_keyring
+from vault.store import Vault
+from web.context import AppContext
+from web.jobs import sync_with_events
+
+DEMO = "lever-demo"
+
+
+def run_demo(app: AppContext, *, users: int, serve: bool, port: int) -> int:
+    """Simulator → vault → integration → smart map → launch → sync → summary → web page."""
+    init_db(app.engine)
+    sim = LeverSimulator(users=users, seed=7, rate_limit=True)
+    with SimulatorServer(sim) as server:
+        click.echo(f"Lever simulator with {users} users at {server.url}")
+        _configure(app, server.url, sim.api_key)
+        summary = sync_with_events(app.sessions, app.settings, DEMO, trigger="demo")
+    p, u = summary.people, summary.saas_users
+    click.echo(f"synced {summary.fetched} Lever users: {summary.status}")
+    click.echo(f"  people:     {p.created} created, {p.updated} updated, {p.unchanged} unchanged")
+    click.echo(f"  saas users: {u.created} created, {u.updated} updated, {u.unchanged} unchanged")
+    click.echo(f"instance folder: {app.settings.home.resolve()}")
+    if serve:
+        from web.app import create_app
+
+        serve_app(create_app(app.settings), "127.0.0.1", port)
+    return 0 if summary.status != "failed" else 1
+
+
+def _configure(app: AppContext, url: str, api_key: str) -> None:
+    """Store the simulator's key and (re)point the demo integration at it, smart-mapped, active."""
+    with app.transaction() as session:
+        Vault(session, load_keyring(app.settings)).add(DEMO, api_key, " ", replace=True)
+        integ = session.scalar(select(Integration).where(Integration.name == DEMO))
+        if integ is None:
+            spec = integrations.NewIntegration(name=DEMO, credential=DEMO, base_url=url)
+            integ = integrations.create(session, spec)
+        integ.base_url = url
+        integrations.apply_smart_mapping(session, integ, None)
+        integrations.launch(integ)
+    click.echo(f"stored credential {DEMO!r}; integration {DEMO!r} smart-mapped and launched")
+
+
+def serve_app(flask_app: Flask, host: str, port: int) -> None:
+    """Serve until Ctrl-C, printing the URL first."""
+    server = make_server(host, port, flask_app, threaded=True)
+    click.echo(f"web app at http://{host}:{server.server_port}/  (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.server_close()

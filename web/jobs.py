@@ -1,0 +1,48 @@
+"""Syncs as the shell runs them: the sync itself, then its events handed to the workflows.
+
+The sync engine never imports workflows; it records what happened (created and deactivated SaaS
+users, in the change log), and this is where those events reach the workflow runner.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector.jobs import run_sync
+from connector.sync import SyncSummary
+from inventory.errors import InvsyncError
+from inventory.settings import Settings
+from workflows.triggers import handle_sync_events, run_due
+
+log = logging.getLogger("invsync.jobs")
+
+
+def sync_with_events(
+    factory: sessionmaker[Session], settings: Settings, name: str, **options: Any
+) -> SyncSummary:
+    """Run one sync, then the record_created / record_deactivated workflows on what it changed."""
+    summary = run_sync(factory, settings, name, **options)
+    if summary.status not in ("failed", "cancelled"):
+        _hand_events(factory, settings, summary.run_id)
+    return summary
+
+
+def scheduled_workflows(
+    factory: sessionmaker[Session], settings: Settings
+) -> Callable[[datetime, datetime], object]:
+    """The scheduler's beat: run every workflow whose schedule fired in (since, now]."""
+    return lambda since, now: run_due(factory, settings, since=since, now=now)
+
+
+def _hand_events(factory: sessionmaker[Session], settings: Settings, run_id: int) -> None:
+    """Run the workflows waiting on this sync's events; their trouble never fails the sync."""
+    try:
+        for ran in handle_sync_events(factory, settings, run_id):
+            log.info("workflow run after sync run %s: %s", run_id, ran)
+    except InvsyncError as exc:
+        log.warning("workflows after sync run %s: %s", run_id, exc)

@@ -1,0 +1,198 @@
+"""Approvals: the changes to Lever a supervised workflow holds until a person decides.
+
+Approving runs the held block for its record, as the run would have (retry policy included), logs
+the step under the same run, and walks the record on from the block's exit; a later block that
+changes Lever asks again. Rejecting logs a ``rejected`` step and ends the record's path. A run
+whose last approval is decided becomes ``succeeded``. Only pending approvals of active workflows
+can be approved; any pending approval can be rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from inventory import changelog
+from inventory.models import Approval, Workflow, WorkflowRun, WorkflowStep
+from inventory.settings import Settings
+from inventory.timeutil import iso
+from workflows import store
+from workflows.context import Record, RunContext
+from workflows.definition import load
+from workflows.errors import WorkflowNotFound, WorkflowStateError
+from workflows.lever import LeverAccess, resolve
+from workflows.registry import CheckEnv, Result
+from workflows.runner import RunOptions, Walker, load_users
+
+__all__ = [
+    "APPROVAL_STATUSES",
+    "Decision",
+    "approval_to_dict",
+    "approve",
+    "list_approvals",
+    "reject",
+]
+
+APPROVAL_STATUSES = ("pending", "approved", "rejected")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What deciding an approval did: its new status and the outcome of the held block."""
+
+    approval_id: int
+    status: str
+    outcome: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of `invsync approvals approve|reject --format json`."""
+        return {"id": self.approval_id, "status": self.status, "outcome": self.outcome,
+                "message": self.message}  # fmt: skip
+
+
+def list_approvals(session: Session, status: str | None = "pending") -> list[dict[str, Any]]:
+    """Approvals (pending ones by default), oldest first, in their JSON shape."""
+    stmt = (
+        select(Approval, Workflow.name)
+        .join(Workflow, Approval.workflow_id == Workflow.id)
+        .order_by(Approval.id)
+    )
+    if status is not None:
+        stmt = stmt.where(Approval.status == status)
+    return [approval_to_dict(a, name) for a, name in session.execute(stmt)]
+
+
+def approval_to_dict(approval: Approval, workflow_name: str) -> dict[str, Any]:
+    """The stable JSON shape of `invsync approvals list --format json`."""
+    return {
+        "id": approval.id,
+        "workflow": workflow_name,
+        "run_id": approval.run_id,
+        "block_id": approval.block_id,
+        "record": approval.record_key,
+        "action": (approval.action or {}).get("description"),
+        "status": approval.status,
+        "result": approval.result,
+        "created_at": iso(approval.created_at),
+        "decided_at": iso(approval.decided_at),
+        "decided_by": approval.decided_by,
+    }
+
+
+def approve(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    approval_id: int,
+    *,
+    decided_by: str,
+    options: RunOptions | None = None,
+) -> Decision:
+    """Run the held block for its record and walk on; commits when done."""
+    options = options or RunOptions()
+    with factory() as session:
+        approval, workflow, run = _pending(session, approval_id)
+        if workflow.state != "active":
+            raise WorkflowStateError(
+                f"workflow {workflow.name!r} is {workflow.state}: activate it to approve, "
+                f"or reject approval {approval_id}"
+            )
+        changelog.set_actor(session, "workflow", workflow.name)
+        first = _resume(session, settings, approval, workflow, run, options)
+        _decide(approval, "approved", decided_by, options, f"{first.outcome}: {first.message}")
+        _settle(session, run)
+        session.commit()
+    return Decision(approval_id, "approved", first.outcome, first.message)
+
+
+def reject(
+    factory: sessionmaker[Session],
+    approval_id: int,
+    *,
+    decided_by: str,
+    options: RunOptions | None = None,
+) -> Decision:
+    """Refuse the held change: log it and end the record's path; commits when done."""
+    options = options or RunOptions()
+    with factory() as session:
+        approval, _, run = _pending(session, approval_id)
+        message = f"rejected by {decided_by}"
+        _decide(approval, "rejected", decided_by, options, message)
+        session.add(
+            WorkflowStep(
+                run_id=run.id, saas_user_id=approval.saas_user_id, record_key=approval.record_key,
+                block_id=approval.block_id, outcome="rejected", message=message,
+                at=options.now(),
+            )
+        )  # fmt: skip
+        _settle(session, run)
+        session.commit()
+    return Decision(approval_id, "rejected", "rejected", message)
+
+
+def _pending(session: Session, approval_id: int) -> tuple[Approval, Workflow, WorkflowRun]:
+    """A pending approval with its workflow and run, or a clear error."""
+    approval = session.get(Approval, approval_id)
+    if approval is None:
+        raise WorkflowNotFound(f"no approval {approval_id}: see `invsync approvals list`")
+    if approval.status != "pending":
+        raise WorkflowStateError(f"approval {approval_id} was {approval.status} already")
+    workflow = session.get_one(Workflow, approval.workflow_id)
+    return approval, workflow, session.get_one(WorkflowRun, approval.run_id)
+
+
+def _resume(
+    session: Session,
+    settings: Settings,
+    approval: Approval,
+    workflow: Workflow,
+    run: WorkflowRun,
+    options: RunOptions,
+) -> Result:
+    """Run the held block and walk on from its exit; the held block's result."""
+    users = load_users(session, [approval.saas_user_id or 0])
+    if not users:
+        return Result.failure("the SaaS user no longer exists; nothing was done")
+    definition = load(store.version_doc(session, workflow, run.version), CheckEnv(options.blocks()))
+    lever = LeverAccess(resolve(session, settings, definition.credentials), options.client_options)
+    ctx = RunContext(session, settings, workflow.name, False, options.now(), lever,
+                     sleep=options.sleep)  # fmt: skip
+    walker = Walker(definition, ctx, run.id, workflow.id, options.now)
+    try:
+        taken = walker.walk(Record(users[0]), approval.block_id, approved=True)
+    finally:
+        walker.ctx.lever.close()
+    walker.flush()
+    _add_outcomes(run, walker.outcomes)
+    return taken[0][1]
+
+
+def _decide(
+    approval: Approval, status: str, decided_by: str, options: RunOptions, result: str
+) -> None:
+    """Record the decision on the approval."""
+    approval.status, approval.decided_by = status, decided_by[:200]
+    approval.decided_at, approval.result = options.now(), result[:2000]
+
+
+def _add_outcomes(run: WorkflowRun, outcomes: dict[str, dict[str, int]]) -> None:
+    """Add a resumed walk's outcomes to the run's (a new dict, so the JSON column is saved)."""
+    merged = {block: dict(counts) for block, counts in (run.outcomes or {}).items()}
+    for block, counts in outcomes.items():
+        into = merged.setdefault(block, {"success": 0, "failure": 0})
+        for outcome, n in counts.items():
+            into[outcome] = into.get(outcome, 0) + n
+    run.outcomes = merged
+
+
+def _settle(session: Session, run: WorkflowRun) -> None:
+    """A run waiting on approvals succeeds once none is pending (new ones keep it waiting)."""
+    session.flush()
+    waiting = session.scalar(
+        select(exists().where(Approval.run_id == run.id, Approval.status == "pending"))
+    )
+    if run.status in ("waiting_approval", "succeeded"):
+        run.status = "waiting_approval" if waiting else "succeeded"

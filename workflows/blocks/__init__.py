@@ -1,0 +1,1 @@
+"""The built-in block types; each module registers its own through `register(registry)`."""

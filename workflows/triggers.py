@@ -1,0 +1,240 @@
+"""Triggers: what starts active workflows besides a person (`manual`).
+
+* **schedule** — `scheduled_workflows(session)` lists the active scheduled workflows with their
+  checked schedules (the same `daily` / `every` / `cron` + time zone as integrations, so
+  `connector.schedules.trigger(spec)` builds the APScheduler trigger), and `run_scheduled` is
+  what a scheduler job calls; `run_due(factory, settings, since=…, now=…)` runs every scheduled
+  workflow with a fire time in (since, now], for a scheduler that polls instead.
+* **record_created / record_deactivated** — `handle_sync_events(factory, settings, run_id)`
+  runs, after a sync run, the active workflows with those triggers on exactly the SaaS users the
+  run created or deactivated, their criteria evaluated in Python on each.
+
+Which SaaS users a sync run created or deactivated comes from the change log when the run's
+session named itself as actor (`set_actor(session, "integration", NAME, run_id)`): its
+``create`` and ``deactivate`` rows for SaaS users with that run id. Without such rows it comes
+from the SaaS users themselves: created = first stored by that run (`last_run_id` is the run and
+`record_created_at` falls within it); deactivated = now deactivated, of the run's integration,
+changed while it ran and not created by it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector.schedules import ScheduleSpec, trigger
+from inventory.errors import InvsyncError
+from inventory.models import Change, SaasUser, SyncRun, Workflow
+from inventory.settings import Settings
+from inventory.timeutil import utcnow
+from workflows.definition import parse_trigger
+from workflows.runner import RunOptions, RunSummary, run_workflow
+
+__all__ = [
+    "EVENT_TRIGGERS",
+    "JOB_PREFIX",
+    "ScheduledWorkflow",
+    "SyncEvents",
+    "handle_sync_events",
+    "run_due",
+    "run_scheduled",
+    "scheduled_workflows",
+    "sync_events",
+]
+
+JOB_PREFIX = "workflow:"
+EVENT_TRIGGERS = ("record_created", "record_deactivated")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScheduledWorkflow:
+    """An active workflow that runs on a schedule, and the scheduler job id to keep it under."""
+
+    name: str
+    schedule: ScheduleSpec
+
+    @property
+    def job_id(self) -> str:
+        """The job id a scheduler stores it under (integrations use `sync:NAME`)."""
+        return JOB_PREFIX + self.name
+
+
+@dataclass(frozen=True)
+class SyncEvents:
+    """The SaaS users a sync run created and deactivated, and where that was read from."""
+
+    created: list[int] = field(default_factory=list)
+    deactivated: list[int] = field(default_factory=list)
+    source: str = "changes"
+
+
+# -- schedules -------------------------------------------------------------------------------
+
+
+def scheduled_workflows(session: Session) -> list[ScheduledWorkflow]:
+    """Every active workflow with a schedule trigger; a broken one is logged and left out."""
+    found = []
+    for workflow in _active(session):
+        try:
+            parsed = parse_trigger(workflow.definition.get("trigger"))
+        except ValueError as exc:
+            log.warning("workflow %r not scheduled: %s", workflow.name, exc)
+            continue
+        if parsed.schedule is not None:
+            found.append(ScheduledWorkflow(workflow.name, parsed.schedule))
+    return found
+
+
+def run_scheduled(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    name: str,
+    options: RunOptions | None = None,
+) -> RunSummary | None:
+    """Run one scheduled workflow, logging its start and end; no error escapes to the scheduler."""
+    log.info("workflow %r started (schedule)", name)
+    try:
+        summary = run_workflow(factory, settings, name, trigger="schedule", options=options)
+    except InvsyncError as exc:
+        log.warning("workflow %r not run: %s", name, exc)
+        return None
+    except Exception as exc:
+        log.error("workflow %r failed: internal error %s", name, type(exc).__name__)
+        return None
+    log.info("workflow %r run %s %s: matched %s", name, summary.run_id, summary.status,
+             summary.matched)  # fmt: skip
+    return summary
+
+
+def run_due(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    *,
+    since: datetime,
+    now: datetime | None = None,
+    options: RunOptions | None = None,
+) -> list[RunSummary]:
+    """Run every scheduled workflow with a fire time in (since, now]; their summaries."""
+    now = now or utcnow()
+    with factory() as session:
+        due = [w.name for w in scheduled_workflows(session) if _fires(w.schedule, since, now)]
+    runs = (run_scheduled(factory, settings, name, options) for name in due)
+    return [summary for summary in runs if summary is not None]
+
+
+def _fires(spec: ScheduleSpec, since: datetime, now: datetime) -> bool:
+    """Whether the schedule has a fire time after `since` and at or before `now`."""
+    fire = trigger(spec).get_next_fire_time(None, since + timedelta(microseconds=1))
+    return fire is not None and fire <= now
+
+
+# -- sync events -----------------------------------------------------------------------------
+
+
+def handle_sync_events(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    run_id: int,
+    options: RunOptions | None = None,
+) -> list[RunSummary]:
+    """Run the active record_created / record_deactivated workflows on the SaaS users the sync
+    run created / deactivated; one run per workflow that matched any record."""
+    with factory() as session:
+        events = sync_events(session, run_id)
+        kinds = {w.name: _event_type(w) for w in _active(session)}
+    summaries = []
+    for name, kind in kinds.items():
+        if kind not in EVENT_TRIGGERS:
+            continue
+        ids = events.created if kind == "record_created" else events.deactivated
+        if ids:
+            summaries += _run_event(factory, settings, name, kind, ids, options)
+    return summaries
+
+
+def _run_event(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    name: str,
+    kind: str,
+    ids: Sequence[int],
+    options: RunOptions | None,
+) -> list[RunSummary]:
+    """Run one workflow on an event's records; a run that matched nothing is not kept."""
+    try:
+        summary = run_workflow(factory, settings, name, trigger=kind, record_ids=ids,
+                               options=options)  # fmt: skip
+    except InvsyncError as exc:
+        log.warning("workflow %r not run on %s: %s", name, kind, exc)
+        return []
+    return [summary]
+
+
+def sync_events(session: Session, run_id: int) -> SyncEvents:
+    """The SaaS users a sync run created and deactivated (see the module's notes)."""
+    logged = _from_changes(session, run_id)
+    if logged is not None:
+        return logged
+    run = session.get(SyncRun, run_id)
+    if run is None:
+        return SyncEvents(source="records")
+    return _from_records(session, run)
+
+
+def _from_changes(session: Session, run_id: int) -> SyncEvents | None:
+    """The run's create and deactivate rows for SaaS users; None when it logged no change."""
+    stmt = select(Change.action, Change.object_id).where(
+        Change.run_id == run_id,
+        Change.actor_kind == "integration",
+        Change.object_type == "saas_user",
+    )
+    rows = session.execute(stmt.order_by(Change.id)).all()
+    if not rows:
+        return None
+    created = sorted({i for action, i in rows if action == "create"})
+    deactivated = sorted({i for action, i in rows if action == "deactivate"} - set(created))
+    return SyncEvents(created, deactivated, "changes")
+
+
+def _from_records(session: Session, run: SyncRun) -> SyncEvents:
+    """The run's created and deactivated SaaS users, read from the records' own stamps."""
+    within = _within(SaasUser.record_created_at, run)
+    created_where = and_(SaasUser.last_run_id == run.id, within)
+    gone_where = and_(
+        SaasUser.integration_id == run.integration_id,
+        SaasUser.status == "deactivated",
+        _within(SaasUser.updated_at, run),
+        ~within,
+    )
+    created = list(session.scalars(select(SaasUser.id).where(created_where).order_by(SaasUser.id)))
+    gone = list(session.scalars(select(SaasUser.id).where(gone_where).order_by(SaasUser.id)))
+    return SyncEvents(created, gone, "records")
+
+
+def _within(column: Any, run: SyncRun) -> ColumnElement[bool]:
+    """The column's time falls within the run."""
+    if run.finished_at is None:
+        return column >= run.started_at
+    return and_(column >= run.started_at, column <= run.finished_at)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _active(session: Session) -> list[Workflow]:
+    """Every active workflow, by name."""
+    stmt = select(Workflow).where(Workflow.state == "active").order_by(Workflow.name)
+    return list(session.scalars(stmt))
+
+
+def _event_type(workflow: Workflow) -> str | None:
+    """The trigger type of a stored workflow."""
+    trigger_doc = workflow.definition.get("trigger")
+    return trigger_doc.get("type") if isinstance(trigger_doc, dict) else None
