@@ -323,3 +323,62 @@ class Approval(Base):
     created_at: Mapped[timestamp]
     decided_at: Mapped[opt_timestamp]
     decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class Account(Base):
+    """A person who signs in to the web app or the API, with one role: viewer, author or admin."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(20))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[timestamp]
+    last_login_at: Mapped[opt_timestamp]
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="account")
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API, stored as its SHA-256; it acts with its owner's role."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[intpk]
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[timestamp]
+    last_used_at: Mapped[opt_timestamp]
+    revoked_at: Mapped[opt_timestamp]
+
+    account: Mapped[Account] = relationship(back_populates="tokens")
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins of one account name, so guessing passwords is slowed to a crawl."""
+
+    __tablename__ = "login_throttle"
+
+    name_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[opt_timestamp]
+    locked_until: Mapped[opt_timestamp]
+
+
+class SavedView(Base):
+    """A named list view (its query string) that an account keeps for a list page."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("account_id", "page", "name"),)
+
+    id: Mapped[intpk]
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    page: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    query: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[timestamp]

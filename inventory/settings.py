@@ -23,6 +23,13 @@ class Settings:
     lever_base_url: str = "https://api.lever.co/v1"
     smtp_url: str | None = None
     log_level: str = "INFO"
+    secret_key: str | None = field(default=None, repr=False)
+    behind_proxy: str | None = None
+
+    @property
+    def secret_key_file(self) -> Path:
+        """The file holding the web app's session-signing key when INVSYNC_SECRET_KEY is not set."""
+        return self.home / "web-secret.key"
 
     @property
     def key_file(self) -> Path:
@@ -48,6 +55,8 @@ class Settings:
             "lever_base_url",
             "smtp_url",
             "log_level",
+            "secret_key",
+            "behind_proxy",
         ):
             raw = env.get(ENV_PREFIX + name.upper())
             if raw:

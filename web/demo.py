@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import click
 from flask import Flask
 from sqlalchemy import select
@@ -9,34 +11,56 @@ from werkzeug.serving import make_server
 
 from connector import integrations
 from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.sync import SyncSummary
 from inventory.db import init_db
+from inventory.errors import NotFoundError
 from inventory.models import Integration
 from vault.keys import load_keyring
 from vault.store import Vault
+from web import accounts
 from web.context import AppContext
 from web.jobs import sync_with_events
 
 DEMO = "lever-demo"
+DEMO_ADMIN = "admin"
 
 
 def run_demo(app: AppContext, *, users: int, serve: bool, port: int) -> int:
     """Simulator → vault → integration → smart map → launch → sync → summary → web page."""
     init_db(app.engine)
     sim = LeverSimulator(users=users, seed=7, rate_limit=True)
+    # The simulator keeps running while the web app is served, so "Run now" works there too.
     with SimulatorServer(sim) as server:
         click.echo(f"Lever simulator with {users} users at {server.url}")
         _configure(app, server.url, sim.api_key)
         summary = sync_with_events(app.sessions, app.settings, DEMO, trigger="demo")
+        _report(app, summary)
+        if serve:
+            from web.app import create_app
+
+            _print_login(app)
+            serve_app(create_app(app.settings), "127.0.0.1", port)
+    return 0 if summary.status != "failed" else 1
+
+
+def _report(app: AppContext, summary: SyncSummary) -> None:
+    """What the sync did, in four lines."""
     p, u = summary.people, summary.saas_users
     click.echo(f"synced {summary.fetched} Lever users: {summary.status}")
     click.echo(f"  people:     {p.created} created, {p.updated} updated, {p.unchanged} unchanged")
     click.echo(f"  saas users: {u.created} created, {u.updated} updated, {u.unchanged} unchanged")
     click.echo(f"instance folder: {app.settings.home.resolve()}")
-    if serve:
-        from web.app import create_app
 
-        serve_app(create_app(app.settings), "127.0.0.1", port)
-    return 0 if summary.status != "failed" else 1
+
+def _print_login(app: AppContext) -> None:
+    """Give the demo admin account a fresh password and print how to sign in."""
+    password = secrets.token_urlsafe(12)
+    with app.transaction() as session:
+        try:
+            accounts.set_password(session, DEMO_ADMIN, password)
+        except NotFoundError:
+            accounts.add_account(session, DEMO_ADMIN, password, "admin")
+    click.echo(f"sign in as {DEMO_ADMIN!r} with password {password!r} (new each demo run)")
 
 
 def _configure(app: AppContext, url: str, api_key: str) -> None:

@@ -1,0 +1,78 @@
+"""Web fixtures: the app on the test instance, a client, and signed-in clients of each role."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from inventory.settings import Settings
+from web.accounts import add_account, create_token
+from web.app import create_app
+
+PASSWORD = "correct horse battery"
+SignIn = Callable[[str], FlaskClient]
+
+
+@pytest.fixture
+def app(settings: Settings, engine: object) -> Iterator[Flask]:
+    """The web app on the test's instance and database."""
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["invsync.engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A browser that has not signed in."""
+    return app.test_client()
+
+
+def csrf_of(client: FlaskClient, path: str = "/login") -> str:
+    """The CSRF token a page hands this browser (from its <meta> tag or a form field)."""
+    html = client.get(path).get_data(as_text=True)
+    found = re.search(r'name="csrf[-_]token" (?:content|value)="([^"]+)"', html)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
+def sign_in(client: FlaskClient, name: str, password: str = PASSWORD) -> FlaskClient:
+    """Sign a browser in through the real login form."""
+    token = csrf_of(client)
+    response = client.post("/login", data={"name": name, "password": password, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def accounts(session_factory: sessionmaker[Session]) -> dict[str, str]:
+    """One account per role, named after it."""
+    with session_factory.begin() as session:
+        for role in ("viewer", "author", "admin"):
+            add_account(session, role, PASSWORD, role)
+    return {role: role for role in ("viewer", "author", "admin")}
+
+
+@pytest.fixture
+def signed_in(app: Flask, accounts: dict[str, str]) -> SignIn:
+    """A fresh browser signed in with the given role's account."""
+    return lambda role: sign_in(app.test_client(), accounts[role])
+
+
+@pytest.fixture
+def bearer(
+    session_factory: sessionmaker[Session], accounts: dict[str, str]
+) -> Callable[[str], dict[str, str]]:
+    """Authorization headers with a new API token of the given role's account."""
+
+    def headers(role: str) -> dict[str, str]:
+        with session_factory.begin() as session:
+            _, token = create_token(session, accounts[role], f"{role} test token")
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
