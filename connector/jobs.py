@@ -89,11 +89,14 @@ def run_sync(
     client_factory: ClientFactory = lever_client,
     stale_after: float = ledger.STALE_AFTER,
     heartbeat_every: float = HEARTBEAT_EVERY,
+    on_start: Callable[[int], None] | None = None,
 ) -> SyncSummary:
     """Start, run and close one sync of the named integration; AlreadyRunningError when a live
-    run of it is going."""
+    run of it is going. `on_start` hears the run's id as soon as the run is recorded."""
     job = _Job(factory, settings, name, trigger, progress, now, client_factory, stale_after)
     started = _start(job)
+    if on_start is not None:
+        on_start(started.run_id)
     try:
         with Heartbeat(factory, started.run_id, heartbeat_every, now):
             summary = _run(job, started)
