@@ -90,10 +90,18 @@ def create(session: Session, spec: NewIntegration) -> Integration:
     return integ
 
 
+# Names that are pages of their own under /integrations/ in the web app.
+RESERVED_NAMES = frozenset({"new"})
+
+
 def _check_new(session: Session, spec: NewIntegration) -> None:
     """Refuse a bad name, connector, credential, URL, rate, preference or filter up front."""
     if not _NAME.match(spec.name):
         raise ConfigError(f"invalid integration name {spec.name!r}: use letters, digits, . _ -")
+    if spec.name.casefold() in RESERVED_NAMES:
+        raise ConfigError(
+            f"integration name {spec.name!r} is reserved by the web app: pick another"
+        )
     if session.scalar(select(Integration.id).where(Integration.name == spec.name)):
         raise AlreadyExistsError(f"an integration named {spec.name!r} already exists")
     if spec.connector not in CONNECTORS:

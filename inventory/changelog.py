@@ -495,15 +495,23 @@ def list_changes(
     object_type: str | None = None,
     run_id: int | None = None,
     limit: int | None = None,
+    object_id: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Change-log rows, newest first, as JSON-shaped dicts, streamed."""
+    """Change-log rows, newest first, as JSON-shaped dicts, streamed.
+
+    `object_id` (with `object_type`) narrows them to one record's history.
+    """
     if object_type is not None and object_type not in OBJECT_TYPES:
         raise ConfigError(f"unknown object type {object_type!r}: use person or saas_user")
+    if object_id is not None and object_type is None:
+        raise ConfigError("an object id needs its object type (person or saas_user)")
     if limit is not None and limit < 1:
         raise ConfigError("--limit must be 1 or more")
     stmt = select(Change).order_by(Change.id.desc()).execution_options(yield_per=500)
     if object_type is not None:
         stmt = stmt.where(Change.object_type == object_type)
+    if object_id is not None:
+        stmt = stmt.where(Change.object_id == object_id)
     if run_id is not None:
         stmt = stmt.where(Change.run_id == run_id)
     if limit is not None:

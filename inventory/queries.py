@@ -1,11 +1,12 @@
 """List queries for People and SaaS users: search, rule filters, sorting, keyset pages, export.
 
 Every list is sorted by one column and then by id, so the order is total and a page's cursor
-(the last row's sort value and id) says exactly where the next page starts; no OFFSET is used, so
-a deep page costs what the first one does. Text sorts ignore ASCII case. Nulls sort last in both
-directions. The search text `q` is split into words and every word must appear (ignoring case)
-in one of the searched fields: full name, first name, last name or email for people; name or
-email for SaaS users. The functions take a Session and never commit.
+(the last row's sort value and id) says exactly where the next page starts; no OFFSET is used,
+and on a column that is never null the cursor is a row-value comparison an index on the sort
+key seeks straight to, so a deep page costs what the first one does. Text sorts ignore ASCII
+case. Nulls sort last in both directions. The search text `q` is split into words and every
+word must appear (ignoring case) in one of the searched fields: full name, first name, last name
+or email for people; name or email for SaaS users. The functions take a Session and never commit.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
-from sqlalchemy import Row, Select, func, or_, select
+from sqlalchemy import Row, Select, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from inventory.errors import ConfigError
+from inventory.errors import ConfigError, NotFoundError
 from inventory.models import CustomField, Person, SaasApp, SaasUser
 from inventory.rules import (
     CUSTOM_PREFIX,
@@ -44,12 +45,15 @@ __all__ = [
     "SAAS_USER_COLUMNS",
     "SAAS_USER_FIELDS",
     "Page",
+    "find_app",
     "iter_people",
     "iter_saas_users",
     "list_people",
     "list_saas_users",
     "people_fields",
+    "person_detail",
     "person_to_dict",
+    "saas_user_detail",
     "saas_user_to_dict",
 ]
 
@@ -167,9 +171,11 @@ class _Source:
     sort_keys: Mapping[str, ColumnElement[Any]]
     search: tuple[str, ...]
     id_column: ColumnElement[int]
+    nullable: frozenset[str]
     json_column: ColumnElement[Any] | None
     base: Callable[[ColumnElement[Any]], Select[Any]]
     to_dict: Callable[[_AnyRow], dict[str, Any]]
+    ids: Callable[[_AnyRow], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,13 @@ def _sort_keys(columns: Mapping[str, ColumnElement[Any]]) -> dict[str, ColumnEle
         name: func.lower(column) if kinds[name].type == "string" else column
         for name, column in columns.items()
     }
+
+
+def _nullable(columns: Mapping[str, ColumnElement[Any]], *more: str) -> frozenset[str]:
+    """The columns that may be null (and so sort last), plus any the joins make nullable."""
+    return frozenset(
+        {name for name, column in columns.items() if getattr(column, "nullable", True)} | set(more)
+    )
 
 
 def _people_select(key: ColumnElement[Any]) -> Select[Any]:
@@ -211,18 +224,22 @@ _PEOPLE = _Source(
     sort_keys={**_sort_keys(PEOPLE_COLUMNS), "email": _people.email_key},
     search=("full_name", "first_name", "last_name", "email"),
     id_column=_people.id,
+    nullable=_nullable(PEOPLE_COLUMNS),
     json_column=_people.custom,
     base=_people_select,
     to_dict=lambda row: person_to_dict(row[0]),
+    ids=lambda row: {"id": row[0].id},
 )
 _SAAS_USERS = _Source(
     columns=SAAS_USER_COLUMNS,
     sort_keys={**_sort_keys(SAAS_USER_COLUMNS), "email": _users.email_key},
     search=("name", "email"),
     id_column=_users.id,
+    nullable=_nullable(SAAS_USER_COLUMNS, "person_email"),
     json_column=None,
     base=_saas_users_select,
     to_dict=lambda row: saas_user_to_dict(row[0], row[1], row[2]),
+    ids=lambda row: {"id": row[0].id, "person_id": row[0].person_id},
 )
 
 
@@ -239,10 +256,14 @@ def list_people(
     after: str | None = None,
     limit: int = 50,
     now: datetime,
+    ids: bool = False,
 ) -> Page:
-    """One page of people matching the search and the rule, from the cursor `after` on."""
+    """One page of people matching the search and the rule, from the cursor `after` on.
+
+    With `ids`, each item also holds the person's database `id` (for links to the record).
+    """
     query = _query(_PEOPLE, q, rule, sort, descending, now)
-    return _page(session, _PEOPLE, query, after, _check_limit(limit, MAX_LIMIT))
+    return _page(session, _PEOPLE, query, after, _check_limit(limit, MAX_LIMIT), ids)
 
 
 def list_saas_users(
@@ -256,10 +277,14 @@ def list_saas_users(
     after: str | None = None,
     limit: int = 50,
     now: datetime,
+    ids: bool = False,
 ) -> Page:
-    """One page of SaaS users, of one app (by name, ignoring case) when `app` is given."""
+    """One page of SaaS users, of one app (by name, ignoring case) when `app` is given.
+
+    With `ids`, each item also holds the user's `id` and its linked person's `person_id`.
+    """
     query = _query(_SAAS_USERS, q, _with_app(app, rule), sort, descending, now)
-    return _page(session, _SAAS_USERS, query, after, _check_limit(limit, MAX_LIMIT))
+    return _page(session, _SAAS_USERS, query, after, _check_limit(limit, MAX_LIMIT), ids)
 
 
 def iter_people(
@@ -271,10 +296,11 @@ def iter_people(
     descending: bool = False,
     now: datetime,
     batch: int = 1000,
+    ids: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Every matching person, read a keyset batch at a time so memory stays flat (export)."""
     query = _query(_PEOPLE, q, rule, sort, descending, now)
-    return _stream(session, _PEOPLE, query, _check_limit(batch, None))
+    return _stream(session, _PEOPLE, query, _check_limit(batch, None), ids)
 
 
 def iter_saas_users(
@@ -287,10 +313,11 @@ def iter_saas_users(
     descending: bool = False,
     now: datetime,
     batch: int = 1000,
+    ids: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Every matching SaaS user, read a keyset batch at a time so memory stays flat (export)."""
     query = _query(_SAAS_USERS, q, _with_app(app, rule), sort, descending, now)
-    return _stream(session, _SAAS_USERS, query, _check_limit(batch, None))
+    return _stream(session, _SAAS_USERS, query, _check_limit(batch, None), ids)
 
 
 # --- building the query ----------------------------------------------------------------------
@@ -337,12 +364,40 @@ def _check_limit(limit: int, most: int | None) -> int:
     return limit
 
 
-def _statement(source: _Source, query: _Query) -> Select[Any]:
-    """The filtered, ordered select, before the cursor and the limit."""
+def _filtered(source: _Source, query: _Query) -> Select[Any]:
+    """The rows the search and the rule select, with their sort key, before any order."""
     key = source.sort_keys[query.sort]
     where = compile_rule(query.where, source.columns, query.now, source.json_column)
-    order = (key.desc(), source.id_column.desc()) if query.descending else (key, source.id_column)
-    return source.base(key).where(where).order_by(key.is_(None), *order)
+    return source.base(key).where(where)
+
+
+def _ordered(source: _Source, query: _Query, cursor: tuple[Any, int] | None) -> Select[Any]:
+    """The selected rows in list order, from the cursor on (before the limit)."""
+    if query.sort in source.nullable:
+        return _ordered_with_nulls(source, query, cursor)
+    key, ids = source.sort_keys[query.sort], source.id_column
+    statement = _filtered(source, query)
+    if cursor is not None:
+        # A row-value comparison: an index on the key seeks straight to the cursor.
+        here = tuple_(key, ids)
+        there = tuple_(literal(cursor[0], key.type), literal(cursor[1], ids.type))
+        statement = statement.where(here < there if query.descending else here > there)
+    return statement.order_by(*((key.desc(), ids.desc()) if query.descending else (key, ids)))
+
+
+def _ordered_with_nulls(
+    source: _Source, query: _Query, cursor: tuple[Any, int] | None
+) -> Select[Any]:
+    """The same for a key that may be null: the nulls come last, whichever the direction."""
+    statement = _statement(source, query)
+    return statement if cursor is None else statement.where(_after(source, query, cursor))
+
+
+def _statement(source: _Source, query: _Query) -> Select[Any]:
+    """The selected rows in (key is null, key, id) order, the key and id reversed if desc."""
+    key, ids = source.sort_keys[query.sort], source.id_column
+    order = (key.desc(), ids.desc()) if query.descending else (key, ids)
+    return _filtered(source, query).order_by(key.is_(None), *order)
 
 
 def _after(source: _Source, query: _Query, cursor: tuple[Any, int]) -> ColumnElement[bool]:
@@ -359,29 +414,84 @@ def _after(source: _Source, query: _Query, cursor: tuple[Any, int]) -> ColumnEle
 # --- pages and streams -----------------------------------------------------------------------
 
 
-def _page(session: Session, source: _Source, query: _Query, after: str | None, limit: int) -> Page:
+def _page(
+    session: Session,
+    source: _Source,
+    query: _Query,
+    after: str | None,
+    limit: int,
+    ids: bool = False,
+) -> Page:
     """Fetch one page plus one row, which tells whether there is a next page."""
-    statement = _statement(source, query)
+    cursor = None
     if after is not None:
         kind = specs_from_columns(source.columns)[query.sort].type
-        statement = statement.where(_after(source, query, _decode_cursor(after, kind)))
-    rows = session.execute(statement.limit(limit + 1)).all()
-    items = [source.to_dict(row) for row in rows[:limit]]
+        cursor = _decode_cursor(after, kind)
+    rows = session.execute(_ordered(source, query, cursor).limit(limit + 1)).all()
+    items = [_item(source, row, ids) for row in rows[:limit]]
     more = len(rows) > limit
     return Page(items, _encode_cursor(rows[limit - 1]) if more else None)
 
 
+def _item(source: _Source, row: _AnyRow, ids: bool) -> dict[str, Any]:
+    """A row in its JSON shape, with its database ids first when asked for."""
+    return {**source.ids(row), **source.to_dict(row)} if ids else source.to_dict(row)
+
+
 def _stream(
-    session: Session, source: _Source, query: _Query, batch: int
+    session: Session, source: _Source, query: _Query, batch: int, ids: bool = False
 ) -> Iterator[dict[str, Any]]:
     """Yield page after page until the last; nothing is read before the first item is asked."""
     after: str | None = None
     while True:
-        page = _page(session, source, query, after, batch)
+        page = _page(session, source, query, after, batch, ids)
         yield from page.items
         if page.next_cursor is None:
             return
         after = page.next_cursor
+
+
+# --- single records ----------------------------------------------------------------------
+
+
+def find_app(session: Session, name: str) -> str | None:
+    """The stored name of the SaaS app called `name` (ignoring case), if there is one."""
+    stmt = select(SaasApp.name).where(func.lower(SaasApp.name) == name.lower())
+    return session.scalars(stmt.order_by(SaasApp.id).limit(1)).first()
+
+
+def person_detail(session: Session, person_id: int) -> dict[str, Any]:
+    """A person in the JSON shape, with its `id` and its SaaS accounts (`saas_users`)."""
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFoundError(f"no person with id {person_id}")
+    accounts = session.execute(
+        select(SaasUser, SaasApp.name)
+        .join(SaasApp, SaasUser.app_id == SaasApp.id)
+        .where(SaasUser.person_id == person_id)
+        .order_by(func.lower(SaasApp.name), SaasUser.email_key, SaasUser.id)
+    ).all()
+    users = [{"id": u.id, **saas_user_to_dict(u, app, person.email)} for u, app in accounts]
+    return {"id": person.id, **person_to_dict(person), "saas_users": users}
+
+
+def saas_user_detail(session: Session, user_id: int, app: str | None = None) -> dict[str, Any]:
+    """A SaaS user in the JSON shape, with its `id` and its linked `person` (id, email, name).
+
+    With `app`, a user of another app is not found either, so one app's pages show only its users.
+    """
+    found = session.execute(
+        select(SaasUser, SaasApp.name)
+        .join(SaasApp, SaasUser.app_id == SaasApp.id)
+        .where(SaasUser.id == user_id)
+    ).first()
+    if found is None or (app is not None and found[1].lower() != app.lower()):
+        raise NotFoundError(f"no {app or 'SaaS'} user with id {user_id}")
+    user, app_name = found
+    person = user.person
+    email = person.email if person else None
+    linked = {"id": person.id, "email": email, "full_name": person.full_name} if person else None
+    return {"id": user.id, **saas_user_to_dict(user, app_name, email), "person": linked}
 
 
 # --- cursors ---------------------------------------------------------------------------------

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from connector import ledger
 from connector.lever.simulator import LeverSimulator, SimulatorServer
 from inventory.db import init_db, make_engine, make_sessionmaker
 from inventory.settings import Settings
@@ -118,3 +122,56 @@ def lever_sim() -> Iterator[tuple[LeverSimulator, SimulatorServer]]:
     sim = LeverSimulator(users=250, seed=3, api_key=API_KEY, rate_limit=False)
     with SimulatorServer(sim) as server:
         yield sim, server
+
+
+class Gate:
+    """Lets the first `passes` user-list requests through, then holds the rest until opened."""
+
+    def __init__(self, sim: LeverSimulator, passes: int) -> None:
+        self.passes, self.seen = passes, 0
+        self.opened = threading.Event()
+        self._handle = sim.handle
+        self._lock = threading.Lock()
+
+    def handle(self, method: str, target: str, *args: Any) -> Any:
+        """Hold a user-list request past the allowance until the gate opens."""
+        if method == "GET" and target.startswith("/v1/users"):
+            with self._lock:
+                self.seen += 1
+                held = self.seen > self.passes
+            if held:
+                self.opened.wait(60)
+        return self._handle(method, target, *args)
+
+    def open(self) -> None:
+        """Let every held and later request through."""
+        self.opened.set()
+
+
+@pytest.fixture
+def gate(
+    lever_sim: tuple[LeverSimulator, SimulatorServer], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[int], Gate]]:
+    """Install a gate on the simulator, to hold a run mid-read; opened at the end."""
+    gates: list[Gate] = []
+
+    def install(passes: int) -> Gate:
+        gates.append(Gate(lever_sim[0], passes))
+        monkeypatch.setattr(lever_sim[0], "handle", gates[-1].handle)
+        return gates[-1]
+
+    yield install
+    for g in gates:
+        g.open()
+
+
+def run_finished(factory: sessionmaker[Session], run_id: int, timeout: float = 60.0) -> str:
+    """Poll the ledger until the run is no longer running; its final status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with factory() as session:
+            status = ledger.get_run(session, run_id).status
+        if status != "running":
+            return status
+        assert time.monotonic() < deadline, f"run {run_id} still running after {timeout}s"
+        time.sleep(0.05)

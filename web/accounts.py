@@ -32,6 +32,7 @@ __all__ = [
     "list_tokens",
     "revoke_token",
     "role_allows",
+    "set_disabled",
     "set_password",
     "set_role",
 ]
@@ -120,6 +121,15 @@ def set_role(session: Session, name: str, role: str) -> Account:
     if account.role == "admin" and _check_role(role) != "admin" and _admins(session) <= 1:
         raise AccountError("cannot demote the last admin: make another admin first")
     account.role = _check_role(role)
+    return account
+
+
+def set_disabled(session: Session, name: str, disabled: bool) -> Account:
+    """Disable or enable an account, keeping at least one enabled admin."""
+    account = get_account(session, name)
+    if disabled and account.role == "admin" and not account.disabled and _admins(session) <= 1:
+        raise AccountError("cannot disable the last admin: make another admin first")
+    account.disabled = disabled
     return account
 
 

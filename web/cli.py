@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import pkgutil
 import sys
 from pathlib import Path
 
@@ -19,12 +18,56 @@ from sqlalchemy.exc import SQLAlchemyError
 from inventory.db import init_db
 from inventory.errors import InvsyncError
 from inventory.settings import Settings
-from web import commands
 from web.commands.common import fail, pass_ctx
 from web.context import AppContext
 
+# Each top-level command and the modules that build it: the first defines it (in its COMMANDS),
+# the others add subcommands to it. A command's modules are imported only when it runs, so a
+# command starts without loading the scheduler, the workflow engine or the migrations it does
+# not use.
+LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
+    "vault": ("web.commands.vault",),
+    "integration": ("web.commands.integration", "web.commands.schedule"),
+    "sync": ("web.commands.sync",),
+    "people": ("web.commands.lists",),
+    "saas-users": ("web.commands.lists", "web.commands.imports"),
+    "runs": ("web.commands.runs",),
+    "changes": ("web.commands.changes",),
+    "scheduler": ("web.commands.schedule",),
+    "workflow": ("web.commands.workflow",),
+    "approvals": ("web.commands.workflow",),
+    "user": ("web.commands.accounts",),
+    "token": ("web.commands.accounts",),
+    "lever-sim": ("web.commands.tools",),
+    "demo": ("web.commands.tools",),
+    "serve": ("web.commands.tools",),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """The root group: lists every command, imports a command's modules only when it is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, built in or lazy."""
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, importing its modules on first use."""
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            self.add_command(load_command(cmd_name))
+        return super().get_command(ctx, cmd_name)
+
+
+def load_command(name: str) -> click.Command:
+    """Import a lazy command's modules and return the command its first module defines."""
+    modules = [importlib.import_module(m) for m in LAZY_COMMANDS[name]]
+    for command in getattr(modules[0], "COMMANDS", ()):
+        if command.name == name:
+            return command
+    raise LookupError(f"{modules[0].__name__} defines no command {name!r}")
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", type=click.Path(path_type=Path), help="Instance folder (INVSYNC_HOME).")
 @click.pass_context
 def cli(ctx: click.Context, home: Path | None) -> None:
@@ -48,17 +91,6 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
-
-
-def _register_commands() -> None:
-    """Add every command module's COMMANDS to the root group (modules in web/commands/)."""
-    for info in pkgutil.iter_modules(commands.__path__):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        for command in getattr(module, "COMMANDS", ()):
-            cli.add_command(command)
-
-
-_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

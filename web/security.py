@@ -152,14 +152,14 @@ def _guard() -> Response | None:
     view = current_app.view_functions[request.endpoint]
     need = PUBLIC if request.endpoint == "static" else required_role(view)
     by_token = _load_account()
+    account = current_account()
+    if account is None and need != PUBLIC and _is_api():
+        raise AuthError("sign in first: send 'Authorization: Bearer TOKEN'")
     if request.method in UNSAFE and not by_token:
         _check_csrf()
     if need == PUBLIC:
         return None
-    account = current_account()
     if account is None:
-        if _is_api():
-            raise AuthError("sign in first: send 'Authorization: Bearer TOKEN'")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
     if not role_allows(account.role, need):
         raise ForbiddenError(f"this needs the {need} role; you are signed in as {account.role}")

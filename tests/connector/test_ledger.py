@@ -8,7 +8,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from inventory.errors import ConfigError, NotFoundError
 from inventory.models import Person, SyncRun
 from inventory.settings import Settings
 from inventory.timeutil import utcnow
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, Gate
 from vault.keys import load_keyring
 from vault.store import Vault
 
@@ -36,45 +36,6 @@ LIST_KEYS = {
     "errors", "skipped", "people", "saas_users", "message",
 }  # fmt: skip
 COUNT_KEYS = {"created", "updated", "unchanged", "skipped"}
-
-
-class Gate:
-    """Lets the first `passes` user-list requests through, then holds the rest until opened."""
-
-    def __init__(self, sim: LeverSimulator, passes: int) -> None:
-        self.passes, self.seen = passes, 0
-        self.opened = threading.Event()
-        self._handle = sim.handle
-        self._lock = threading.Lock()
-
-    def handle(self, method: str, target: str, *args: Any) -> Any:
-        """Hold a user-list request past the allowance until the gate opens."""
-        if method == "GET" and target.startswith("/v1/users"):
-            with self._lock:
-                self.seen += 1
-                held = self.seen > self.passes
-            if held:
-                self.opened.wait(60)
-        return self._handle(method, target, *args)
-
-    def open(self) -> None:
-        """Let every held and later request through."""
-        self.opened.set()
-
-
-@pytest.fixture
-def gate(lever_sim: Sim, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], Gate]]:
-    """Install a gate on the simulator; it is opened at the end so the server can stop."""
-    gates: list[Gate] = []
-
-    def install(passes: int) -> Gate:
-        gates.append(Gate(lever_sim[0], passes))
-        monkeypatch.setattr(lever_sim[0], "handle", gates[-1].handle)
-        return gates[-1]
-
-    yield install
-    for g in gates:
-        g.open()
 
 
 def launch_lever(factory: sessionmaker[Session], settings: Settings, url: str) -> None:

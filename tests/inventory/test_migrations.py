@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from inventory.db import current_revision, head_revision, init_db, require_schema
+from inventory.db import current_revision, head_revision, init_db, migrations_head, require_schema
 from inventory.errors import DatabaseError
 from inventory.models import Base
 from tests.conftest import _admin, _url_for
@@ -109,3 +109,7 @@ def test_a_second_running_run_of_one_integration_is_refused_by_the_database(
         conn.execute(insert, {"status": "failed"})
     with pytest.raises(IntegrityError), empty_engine.begin() as conn:
         conn.execute(insert, {"status": "running"})
+
+
+def test_the_schema_check_knows_the_newest_migration() -> None:
+    assert head_revision() == migrations_head()

@@ -110,7 +110,8 @@ def _routes(app: Flask) -> list[tuple[str, str, str]]:
             from flask import url_for
 
             path = url_for(rule.endpoint, **values)
-        method = "GET" if "GET" in (rule.methods or ()) else sorted(rule.methods or {"POST"})[0]
+        methods = (rule.methods or set()) - {"HEAD", "OPTIONS"}
+        method = "GET" if "GET" in methods else sorted(methods or {"POST"})[0]
         need = required_role(app.view_functions[rule.endpoint])
         routes.append((path, method, need))
     return routes

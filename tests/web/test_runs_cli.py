@@ -19,9 +19,9 @@ from connector import ledger
 from connector.jobs import run_sync
 from connector.lever.simulator import LeverSimulator, SimulatorServer
 from inventory.settings import Settings
+from tests.conftest import Gate
 from tests.connector.test_ledger import (
     LIST_KEYS,
-    Gate,
     add_running_run,
     launch_lever,
     people_count,
@@ -68,21 +68,6 @@ def spawn(env: dict[str, str]) -> Iterator[Callable[..., Proc]]:
             return proc
 
         yield start
-
-
-@pytest.fixture
-def gate(lever_sim: Sim, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], Gate]]:
-    """Hold user-list requests past an allowance; opened at the end so the server can stop."""
-    gates: list[Gate] = []
-
-    def install(passes: int) -> Gate:
-        gates.append(Gate(lever_sim[0], passes))
-        monkeypatch.setattr(lever_sim[0], "handle", gates[-1].handle)
-        return gates[-1]
-
-    yield install
-    for g in gates:
-        g.open()
 
 
 @pytest.fixture

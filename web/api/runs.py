@@ -1,0 +1,82 @@
+"""Sync runs over the API: start one (in the background, or as a dry run answered at once),
+list an integration's runs, show a run with its errors, cancel a running run, approve a held one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, url_for
+
+from connector import integrations, ledger
+from connector.dryrun import dry_run
+from connector.reconcile import approve
+from inventory.timeutil import utcnow
+from web.api import bp, schemas
+from web.api.spec import body, operation, query
+from web.background import start_sync
+from web.http import db, instance_settings
+from web.security import current_account, requires
+
+
+@bp.post("/integrations/<name>/runs")
+@requires("admin")
+@operation(
+    "runs", body=schemas.RunStart, body_optional=True, errors=(409, 502),
+    responses={200: schemas.DryRunReport, 202: schemas.Run}, headers={202: ("Location",)},
+)  # fmt: skip
+def start_run(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Start a sync in the background (202 and the run), or with dry_run report what it would do."""
+    options = body(schemas.RunStart(), optional=True)
+    factory = current_app.extensions["invsync.sessions"]
+    if options["dry_run"]:
+        return schemas.DryRunReport().dump(dry_run(factory, instance_settings(), name)), 200, {}
+    run_id = start_sync(factory, instance_settings(), name, trigger="api")
+    db().expire_all()  # the run was recorded by the background thread's own session
+    run = ledger.run_dict(ledger.get_run(db(), run_id))
+    return schemas.Run().dump(run), 202, {"Location": url_for("api.get_run", id=run_id)}
+
+
+@bp.get("/integrations/<name>/runs")
+@requires("viewer")
+@operation("runs", schemas.RunList, query=schemas.LimitQuery)
+def list_runs(name: str) -> dict[str, Any]:
+    """List an integration's runs, newest first."""
+    limit = query(schemas.LimitQuery())["limit"]
+    integrations.get(db(), name)
+    runs = ledger.iter_runs(db(), name)
+    items = [ledger.run_dict(run) for run, _ in zip(runs, range(limit), strict=False)]
+    return dict(schemas.RunList().dump({"items": items}))
+
+
+@bp.get("/runs/<int(max=2147483647):id>")
+@requires("viewer")
+@operation("runs", schemas.RunDetail)
+def get_run(id: int) -> dict[str, Any]:
+    """Show a run with every per-record error."""
+    return dict(schemas.RunDetail().dump(ledger.run_detail(db(), ledger.get_run(db(), id))))
+
+
+@bp.post("/runs/<int(max=2147483647):id>/cancel")
+@requires("admin")
+@operation("runs", schemas.Run)
+def cancel_run(id: int) -> dict[str, Any]:
+    """Ask a running run to stop after its page (closed at once if its process is gone)."""
+    run = ledger.get_run(db(), id)
+    ledger.request_cancel(db(), run, utcnow())
+    db().commit()
+    return dict(schemas.Run().dump(ledger.run_dict(ledger.get_run(db(), id))))
+
+
+@bp.post("/runs/<int(max=2147483647):id>/approve")
+@requires("admin")
+@operation("runs", schemas.Run)
+def approve_run(id: int) -> dict[str, Any]:
+    """Approve a held run, so the deactivations it holds back are applied."""
+    account = current_account()
+    assert account is not None
+    run = ledger.get_run(db(), id)
+    ledger.require_held(run)
+    approve(db(), run, approver=account.name, now=utcnow())
+    db().commit()
+    return dict(schemas.Run().dump(ledger.run_dict(run)))

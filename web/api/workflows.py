@@ -1,0 +1,160 @@
+"""`/api/v1/workflows` and `/api/v1/approvals`: build, check, try, activate and read workflows,
+and decide the changes supervised workflows hold for approval."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, url_for
+from sqlalchemy.orm import Session, sessionmaker
+
+from inventory.errors import ConfigError
+from inventory.models import Workflow
+from web.api import bp, schemas
+from web.api.spec import body, operation, query
+from web.http import db, instance_settings
+from web.security import current_account, requires
+from workflows import approvals, definition, history, store
+from workflows.registry import load_registry
+from workflows.runner import run_workflow
+
+
+def _detail(workflow: Workflow, **extra: Any) -> dict[str, Any]:
+    """A workflow with its definition (and any extra keys, such as how a save went)."""
+    return {**store.workflow_to_dict(workflow), "definition": workflow.definition, **extra}
+
+
+def _sessions() -> sessionmaker[Session]:
+    """The app's session factory, for services that own their transactions."""
+    return current_app.extensions["invsync.sessions"]
+
+
+def _decider() -> str:
+    """Who decides an approval: the caller's account name."""
+    account = current_account()
+    assert account is not None
+    return account.name
+
+
+@bp.get("/workflows")
+@requires("viewer")
+@operation("workflows", schemas.WorkflowList)
+def list_workflows() -> dict[str, Any]:
+    """List workflows with their state, version and trigger."""
+    items = [store.workflow_to_dict(w) for w in store.list_all(db())]
+    return dict(schemas.WorkflowList().dump({"items": items}))
+
+
+@bp.post("/workflows")
+@requires("author")
+@operation(
+    "workflows", schemas.WorkflowDetail, status=201, body=schemas.WorkflowDefinition,
+    errors=(409,), headers={201: ("Location",)},
+)  # fmt: skip
+def create_workflow() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Store a definition as a draft (400 listing every problem if it is invalid)."""
+    doc = body(schemas.WorkflowDefinition())
+    workflow = store.create(db(), doc, load_registry())
+    db().commit()
+    where = url_for("api.get_workflow", name=workflow.name)
+    return schemas.WorkflowDetail().dump(_detail(workflow)), 201, {"Location": where}
+
+
+@bp.get("/workflows/<name>")
+@requires("viewer")
+@operation("workflows", schemas.WorkflowDetail)
+def get_workflow(name: str) -> dict[str, Any]:
+    """Show a workflow with its current definition."""
+    return dict(schemas.WorkflowDetail().dump(_detail(store.get(db(), name))))
+
+
+@bp.put("/workflows/<name>")
+@requires("author")
+@operation("workflows", schemas.WorkflowSaved, body=schemas.WorkflowReplace)
+def replace_workflow(name: str) -> dict[str, Any]:
+    """Replace a workflow's definition; a live or run one gets a new version."""
+    doc = body(schemas.WorkflowReplace())
+    if doc.setdefault("name", name) != name:
+        raise ConfigError(f"the definition is named {doc['name']!r}, not {name!r} as in the URL")
+    store.get(db(), name)
+    workflow, result = store.update(db(), doc, load_registry())
+    db().commit()
+    return dict(schemas.WorkflowSaved().dump(_detail(workflow, result=result)))
+
+
+@bp.post("/workflows/<name>/validate")
+@requires("author")
+@operation("workflows", schemas.WorkflowCheck)
+def validate_workflow(name: str) -> dict[str, Any]:
+    """Check a stored workflow against the blocks and credentials there are now."""
+    doc = store.get(db(), name).definition
+    problems = definition.check(doc, store.check_env(db(), load_registry()))
+    return dict(schemas.WorkflowCheck().dump({"valid": not problems, "problems": problems}))
+
+
+@bp.post("/workflows/<name>/dry-run")
+@requires("author")
+@operation("workflows", schemas.WorkflowRun, errors=(502,))
+def dry_run_workflow(name: str) -> dict[str, Any]:
+    """Run a workflow as a dry run: report what it would do, change nothing in Lever."""
+    store.get(db(), name)
+    summary = run_workflow(_sessions(), instance_settings(), name, dry_run=True)
+    return dict(schemas.WorkflowRun().dump(summary.to_dict()))
+
+
+@bp.post("/workflows/<name>/activate")
+@requires("author")
+@operation("workflows", schemas.Workflow)
+def activate_workflow(name: str) -> dict[str, Any]:
+    """Check a workflow again and make it active, so its trigger runs it."""
+    workflow = store.activate(db(), name, load_registry())
+    db().commit()
+    return dict(schemas.Workflow().dump(store.workflow_to_dict(workflow)))
+
+
+@bp.post("/workflows/<name>/deactivate")
+@requires("author")
+@operation("workflows", schemas.Workflow)
+def deactivate_workflow(name: str) -> dict[str, Any]:
+    """Stop a workflow from running; its runs and versions are kept."""
+    workflow = store.deactivate(db(), name)
+    db().commit()
+    return dict(schemas.Workflow().dump(store.workflow_to_dict(workflow)))
+
+
+@bp.get("/workflows/<name>/runs")
+@requires("viewer")
+@operation("workflows", schemas.WorkflowRunList, query=schemas.LimitQuery)
+def list_workflow_runs(name: str) -> dict[str, Any]:
+    """List a workflow's runs, newest first."""
+    limit = query(schemas.LimitQuery())["limit"]
+    items = history.list_runs(db(), name, limit)
+    return dict(schemas.WorkflowRunList().dump({"items": items}))
+
+
+@bp.get("/approvals")
+@requires("author")
+@operation("approvals", schemas.ApprovalList, query=schemas.ApprovalQuery)
+def list_approvals() -> dict[str, Any]:
+    """List approvals (pending ones unless `status` says otherwise), oldest first."""
+    status = query(schemas.ApprovalQuery())["status"]
+    items = approvals.list_approvals(db(), None if status == "all" else status)
+    return dict(schemas.ApprovalList().dump({"items": items}))
+
+
+@bp.post("/approvals/<int(max=2147483647):id>/approve")
+@requires("author")
+@operation("approvals", schemas.Decision, errors=(502,))
+def approve_change(id: int) -> dict[str, Any]:
+    """Approve a held change: it is sent to Lever and the record walks on."""
+    decision = approvals.approve(_sessions(), instance_settings(), id, decided_by=_decider())
+    return dict(schemas.Decision().dump(decision.to_dict()))
+
+
+@bp.post("/approvals/<int(max=2147483647):id>/reject")
+@requires("author")
+@operation("approvals", schemas.Decision)
+def reject_change(id: int) -> dict[str, Any]:
+    """Reject a held change: nothing is sent, and the record's path ends."""
+    decision = approvals.reject(_sessions(), id, decided_by=_decider())
+    return dict(schemas.Decision().dump(decision.to_dict()))
