@@ -141,11 +141,17 @@ def _build(doc: Any, env: CheckEnv) -> tuple[Definition | None, list[str]]:
 # -- the simple parts ------------------------------------------------------------------------
 
 
+# Names that are pages of their own under /workflows/ in the web app.
+RESERVED_NAMES = frozenset({"new", "validate"})
+
+
 def _name(checker: _Checker, name: Any) -> str:
-    """A name of 1 to 200 characters."""
+    """A name of 1 to 200 characters that is not one of the web app's own pages."""
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         checker.add("name", "missing (give the workflow a name of 1 to 200 characters)")
         return ""
+    if name.strip().casefold() in RESERVED_NAMES:
+        checker.add("name", f"{name.strip()!r} is reserved by the web app: pick another")
     return name.strip()
 
 

@@ -70,6 +70,8 @@ CALL = {
     "request": {"method": "POST", "url": "{{ base_url }}/users/{{ record.external_id }}"},
 }
 CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
+    ("reserved name", lambda d: d.update(name="New"),
+     "name: 'New' is reserved by the web app: pick another"),
     ("second begin", lambda d: add_block(d, {"id": "begin2", "type": "begin"},
                                          {"from": "begin2", "to": "end"}),
      "block 'begin2': a second begin block"),
