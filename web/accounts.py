@@ -43,6 +43,8 @@ MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
 TOKEN_PREFIX = "ivs_"
+# "Last used" is kept to the minute, so a busy script does not write on every request.
+LAST_USED_EVERY = timedelta(minutes=1)
 _BAD_LOGIN = "wrong name or password"
 
 
@@ -216,5 +218,6 @@ def account_for_token(session: Session, token: str, *, now: datetime) -> Account
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
     if row is None or row.revoked_at is not None or row.account.disabled:
         raise AuthError("invalid or revoked API token")
-    row.last_used_at = now
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+        row.last_used_at = now
     return row.account

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import Flask, Response, g, redirect, request, session, url_for
+from flask import Flask, Response, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -147,8 +147,6 @@ def _guard() -> Response | None:
     """Before every request: who is asking, whether their role allows it, and CSRF."""
     if request.endpoint is None:
         return None
-    from flask import current_app
-
     view = current_app.view_functions[request.endpoint]
     need = PUBLIC if request.endpoint == "static" else required_role(view)
     by_token = _load_account()
@@ -176,7 +174,8 @@ def _load_account() -> bool:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer ") and _is_api():
         g.account = account_for_token(db(), header[7:].strip(), now=utcnow())
-        db().commit()
+        if db().dirty:
+            db().commit()
         return True
     account_id = session.get("account_id")
     if account_id is not None:

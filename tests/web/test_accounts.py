@@ -114,3 +114,15 @@ def test_the_session_key_file_is_made_once_with_owner_only_access(settings: Sett
     assert load_secret_key(settings) == first and len(first) >= 40
     assert stat.S_IMODE(settings.secret_key_file.stat().st_mode) == 0o600
     assert load_secret_key(settings.with_overrides(secret_key="from-env")) == "from-env"
+
+
+def test_last_use_is_kept_to_the_minute(session: Session) -> None:
+    accounts.add_account(session, "alice", PASSWORD, "viewer")
+    row, token = accounts.create_token(session, "alice", "ci")
+    first = utcnow()
+    accounts.account_for_token(session, token, now=first)
+    accounts.account_for_token(session, token, now=first + timedelta(seconds=30))
+    assert row.last_used_at == first
+    later = first + timedelta(minutes=2)
+    accounts.account_for_token(session, token, now=later)
+    assert row.last_used_at == later
