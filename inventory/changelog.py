@@ -499,7 +499,9 @@ def list_changes(
 ) -> Iterator[dict[str, Any]]:
     """Change-log rows, newest first, as JSON-shaped dicts, streamed.
 
-    `object_id` (with `object_type`) narrows them to one record's history.
+    `object_id` (with `object_type`) narrows them to one record's history. Rows are read a
+    keyset batch at a time, not through one open cursor, so a reader that stops early (an
+    abandoned download) leaves no server-side cursor behind.
     """
     if object_type is not None and object_type not in OBJECT_TYPES:
         raise ConfigError(f"unknown object type {object_type!r}: use person or saas_user")
@@ -507,16 +509,28 @@ def list_changes(
         raise ConfigError("an object id needs its object type (person or saas_user)")
     if limit is not None and limit < 1:
         raise ConfigError("--limit must be 1 or more")
-    stmt = select(Change).order_by(Change.id.desc()).execution_options(yield_per=500)
+    stmt = select(Change).order_by(Change.id.desc())
     if object_type is not None:
         stmt = stmt.where(Change.object_type == object_type)
     if object_id is not None:
         stmt = stmt.where(Change.object_id == object_id)
     if run_id is not None:
         stmt = stmt.where(Change.run_id == run_id)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return (change_to_dict(c) for c in session.scalars(stmt))
+    return (change_to_dict(c) for c in _newest_first(session, stmt, limit))
+
+
+def _newest_first(session: Session, stmt: Any, limit: int | None) -> Iterator[Change]:
+    """The statement's changes in batches below the last id read, up to `limit` in all."""
+    left, before = limit, None
+    while left is None or left > 0:
+        size = _CHUNK if left is None else min(_CHUNK, left)
+        page = stmt if before is None else stmt.where(Change.id < before)
+        batch = session.scalars(page.limit(size)).all()
+        yield from batch
+        if len(batch) < size:
+            return
+        before = batch[-1].id
+        left = None if left is None else left - len(batch)
 
 
 def change_to_dict(change: Change) -> dict[str, Any]:

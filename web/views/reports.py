@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector import ledger
-from inventory.changelog import change_to_dict
-from inventory.models import Change, CustomField
+from inventory.changelog import list_changes
+from inventory.models import CustomField
 from inventory.queries import iter_people, iter_saas_users
 from inventory.timeutil import utcnow
 from web.commands.lists import PERSON_COLUMNS, SAAS_COLUMNS
@@ -31,7 +31,6 @@ bp = Blueprint("reports", __name__)
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 _FLUSH_EVERY = 200
-_BATCH = 1000
 _COUNTS = ("created", "updated", "unchanged", "skipped")
 RUN_COLUMNS = [
     "run_id", "integration", "trigger", "status", "started_at", "finished_at", "fetched",
@@ -86,21 +85,8 @@ def _run_row(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def _changes(session: Session) -> Iterator[dict[str, Any]]:
-    """Every change-log row, newest first, in the shape of `invsync changes list`.
-
-    Read a keyset batch at a time rather than through one open cursor, so a download the client
-    abandons leaves no server-side cursor behind.
-    """
-    before: int | None = None
-    while True:
-        query = select(Change).order_by(Change.id.desc()).limit(_BATCH)
-        if before is not None:
-            query = query.where(Change.id < before)
-        batch = session.scalars(query).all()
-        yield from (change_to_dict(change) for change in batch)
-        if len(batch) < _BATCH:
-            return
-        before = batch[-1].id
+    """Every change-log row, newest first, in the shape of `invsync changes list`."""
+    return list_changes(session)
 
 
 def _change_row(change: dict[str, Any]) -> dict[str, Any]:
