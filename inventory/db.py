@@ -20,7 +20,12 @@ if TYPE_CHECKING:
 
 # The newest migration in inventory/migrations/versions/; a test checks it against Alembic's
 # view, so a command can check the schema without loading Alembic.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
+
+# What migration 0005 adds beside the models: FTS5 tables (and their shadow tables) on SQLite,
+# trigram and "C"-collation indexes on PostgreSQL. Schema comparisons leave them out.
+SEARCH_TABLES = ("people_search", "saas_users_search")
+SEARCH_INDEX_SUFFIXES = ("_trgm", "_email_key_c")
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -81,6 +86,17 @@ def current_revision(engine: Engine) -> str | None:
         if not inspect(conn).has_table("alembic_version"):
             return None
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def in_models(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Whether a schema object is one the models describe (Alembic's `include_name` hook)."""
+    if name is None:
+        return True
+    if type_ == "table":
+        return not name.startswith(SEARCH_TABLES)
+    if type_ == "index":
+        return not name.endswith(SEARCH_INDEX_SUFFIXES)
+    return True
 
 
 def init_db(engine: Engine, revision: str = "head") -> None:

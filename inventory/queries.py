@@ -7,6 +7,18 @@ key seeks straight to, so a deep page costs what the first one does. Text sorts 
 case. Nulls sort last in both directions. The search text `q` is split into words and every
 word must appear (ignoring case) in one of the searched fields: full name, first name, last name
 or email for people; name or email for SaaS users. The functions take a Session and never commit.
+
+What keeps a page fast at a million rows:
+* a key that may be null is read in two index-ordered parts, the rows that have one and then
+  the nulls by id, each with its own keyset, instead of one sort of every row;
+* on SQLite, the search words of three characters or more are first looked up in the list's
+  FTS5 trigram table (migration 0005); when at most SEARCH_CAP rows hold them all, only those
+  rows are read and sorted. A word common to more rows than that is tested row by row in list
+  order, which finds a page quickly because such rows are many. PostgreSQL serves the same
+  search from pg_trgm indexes, chosen by its planner;
+* an `email` filter with `starts_with` or `eq` on a plain ASCII value (no spaces) also bounds the
+  folded, indexed `email_key`, so the index seeks straight to the matching range.
+The extra conditions only narrow what the rule itself then tests, so results never change.
 """
 
 from __future__ import annotations
@@ -20,9 +32,12 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
-from sqlalchemy import Row, Select, func, literal, or_, select, tuple_
+from sqlalchemy import Row, Select, String, and_, column, func, literal, select, table, tuple_
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from inventory.errors import ConfigError, NotFoundError
 from inventory.models import CustomField, Person, SaasApp, SaasUser
@@ -44,6 +59,7 @@ __all__ = [
     "PEOPLE_FIELDS",
     "SAAS_USER_COLUMNS",
     "SAAS_USER_FIELDS",
+    "SEARCH_CAP",
     "Page",
     "find_app",
     "iter_people",
@@ -58,6 +74,9 @@ __all__ = [
 ]
 
 MAX_LIMIT = 1000
+# Above this many rows holding every search word, reading them all to sort costs more than
+# walking the list in order and testing each row.
+SEARCH_CAP = 10_000
 _BAD_CURSOR = "invalid cursor: start again without `after`"
 _AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"
 
@@ -171,6 +190,8 @@ class _Source:
     sort_keys: Mapping[str, ColumnElement[Any]]
     search: tuple[str, ...]
     id_column: ColumnElement[int]
+    email_key: ColumnElement[Any]
+    search_table: str
     nullable: frozenset[str]
     json_column: ColumnElement[Any] | None
     base: Callable[[ColumnElement[Any]], Select[Any]]
@@ -186,6 +207,7 @@ class _Query:
     sort: str
     descending: bool
     now: datetime
+    narrow: tuple[ColumnElement[bool], ...] = ()
 
 
 def _sort_keys(columns: Mapping[str, ColumnElement[Any]]) -> dict[str, ColumnElement[Any]]:
@@ -224,6 +246,8 @@ _PEOPLE = _Source(
     sort_keys={**_sort_keys(PEOPLE_COLUMNS), "email": _people.email_key},
     search=("full_name", "first_name", "last_name", "email"),
     id_column=_people.id,
+    email_key=_people.email_key,
+    search_table="people_search",
     nullable=_nullable(PEOPLE_COLUMNS),
     json_column=_people.custom,
     base=_people_select,
@@ -235,6 +259,8 @@ _SAAS_USERS = _Source(
     sort_keys={**_sort_keys(SAAS_USER_COLUMNS), "email": _users.email_key},
     search=("name", "email"),
     id_column=_users.id,
+    email_key=_users.email_key,
+    search_table="saas_users_search",
     nullable=_nullable(SAAS_USER_COLUMNS, "person_email"),
     json_column=None,
     base=_saas_users_select,
@@ -262,7 +288,7 @@ def list_people(
 
     With `ids`, each item also holds the person's database `id` (for links to the record).
     """
-    query = _query(_PEOPLE, q, rule, sort, descending, now)
+    query = _query(session, _PEOPLE, q, rule, sort, descending, now)
     return _page(session, _PEOPLE, query, after, _check_limit(limit, MAX_LIMIT), ids)
 
 
@@ -283,7 +309,7 @@ def list_saas_users(
 
     With `ids`, each item also holds the user's `id` and its linked person's `person_id`.
     """
-    query = _query(_SAAS_USERS, q, _with_app(app, rule), sort, descending, now)
+    query = _query(session, _SAAS_USERS, q, _with_app(app, rule), sort, descending, now)
     return _page(session, _SAAS_USERS, query, after, _check_limit(limit, MAX_LIMIT), ids)
 
 
@@ -299,7 +325,7 @@ def iter_people(
     ids: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Every matching person, read a keyset batch at a time so memory stays flat (export)."""
-    query = _query(_PEOPLE, q, rule, sort, descending, now)
+    query = _query(session, _PEOPLE, q, rule, sort, descending, now)
     return _stream(session, _PEOPLE, query, _check_limit(batch, None), ids)
 
 
@@ -316,7 +342,7 @@ def iter_saas_users(
     ids: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Every matching SaaS user, read a keyset batch at a time so memory stays flat (export)."""
-    query = _query(_SAAS_USERS, q, _with_app(app, rule), sort, descending, now)
+    query = _query(session, _SAAS_USERS, q, _with_app(app, rule), sort, descending, now)
     return _stream(session, _SAAS_USERS, query, _check_limit(batch, None), ids)
 
 
@@ -324,6 +350,7 @@ def iter_saas_users(
 
 
 def _query(
+    session: Session,
     source: _Source,
     q: str | None,
     rule: Rule | None,
@@ -331,11 +358,13 @@ def _query(
     descending: bool,
     now: datetime,
 ) -> _Query:
-    """Check the sort column and fold the search and the rule into one rule."""
+    """Check the sort column, fold the search and the rule into one, and find what narrows it."""
     if sort not in source.sort_keys:
         raise ConfigError(f"cannot sort by {sort!r} (use one of {', '.join(source.columns)})")
     parts = (*_search_rules(source, q), *((rule,) if rule is not None else ()))
-    return _Query(AllOf(parts), sort, descending, now)
+    where = AllOf(parts)
+    narrow = (*_email_ranges(source, where), *_search_hits(session, source, q))
+    return _Query(where, sort, descending, now, narrow)
 
 
 def _search_rules(source: _Source, q: str | None) -> tuple[Rule, ...]:
@@ -364,51 +393,129 @@ def _check_limit(limit: int, most: int | None) -> int:
     return limit
 
 
+# --- what narrows a query --------------------------------------------------------------------
+
+
+class _Bytewise(FunctionElement[str]):
+    """A text column compared byte by byte: as it is on SQLite, in "C" collation on PostgreSQL."""
+
+    type = String()
+    name = "bytewise"
+    inherit_cache = True
+
+
+@compiles(_Bytewise)
+def _bytewise_sql(element: _Bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    """SQLite compares text bytewise already (BINARY collation)."""
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_Bytewise, "postgresql")
+def _bytewise_postgresql(element: _Bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    """ "C" collation, which the email_key_c indexes of migration 0005 are built in."""
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
+
+
+def _conjuncts(rule: Rule) -> Iterator[Condition]:
+    """The conditions every selected row must meet: the top level of nested all-of rules."""
+    match rule:
+        case AllOf(rules):
+            for child in rules:
+                yield from _conjuncts(child)
+        case Condition():
+            yield rule
+
+
+def _email_ranges(source: _Source, rule: Rule) -> Iterator[ColumnElement[bool]]:
+    """A range of the indexed email_key for each email `starts_with` or `eq` the rule requires.
+
+    email_key is the stripped, case-folded email. For an ASCII value with no spaces, every email
+    that passes the rule's own ASCII-folded test has a key in the range, so adding the range
+    loses no row; any other value is left to the rule alone.
+    """
+    for condition in _conjuncts(rule):
+        value = condition.value
+        if condition.field != "email" or not _seekable(value):
+            continue
+        key, low = _Bytewise(source.email_key), value.lower()
+        if condition.op == "eq":
+            yield key == low
+        elif condition.op == "starts_with":
+            yield and_(key >= low, key < low[:-1] + chr(ord(low[-1]) + 1))
+
+
+def _seekable(value: Any) -> bool:
+    """Non-empty printable ASCII text without spaces: what a range of email keys can stand for."""
+    return isinstance(value, str) and value != "" and all("!" <= char <= "~" for char in value)
+
+
+def _search_hits(
+    session: Session, source: _Source, q: str | None
+) -> tuple[ColumnElement[bool], ...]:
+    """On SQLite, `id IN (rows holding every word)` from the trigram table, when they are few.
+
+    Words shorter than three characters cannot be looked up by trigram; the rule tests them.
+    """
+    words = [word for word in (q or "").split() if len(word) >= 3]
+    if not words or session.get_bind().dialect.name != "sqlite":
+        return ()
+    fts = table(source.search_table, column("rowid"), column(source.search_table))
+    phrase = " AND ".join('"' + word.replace('"', '""') + '"' for word in words)
+    hits = select(fts.c.rowid).where(fts.c[source.search_table].op("MATCH")(phrase))
+    capped = select(func.count()).select_from(hits.limit(SEARCH_CAP + 1).subquery())
+    if (session.scalar(capped) or 0) > SEARCH_CAP:
+        return ()
+    return (source.id_column.in_(hits),)
+
+
+# --- ordering --------------------------------------------------------------------------------
+
+
 def _filtered(source: _Source, query: _Query) -> Select[Any]:
     """The rows the search and the rule select, with their sort key, before any order."""
     key = source.sort_keys[query.sort]
     where = compile_rule(query.where, source.columns, query.now, source.json_column)
-    return source.base(key).where(where)
+    return source.base(key).where(where, *query.narrow)
 
 
-def _ordered(source: _Source, query: _Query, cursor: tuple[Any, int] | None) -> Select[Any]:
-    """The selected rows in list order, from the cursor on (before the limit)."""
-    if query.sort in source.nullable:
-        return _ordered_with_nulls(source, query, cursor)
+def _keyed(source: _Source, query: _Query, cursor: tuple[Any, int] | None) -> Select[Any]:
+    """The rows that have a sort key, in (key, id) order (both reversed if descending).
+
+    The cursor is a row-value comparison, so an index on the key seeks straight to it.
+    """
     key, ids = source.sort_keys[query.sort], source.id_column
     statement = _filtered(source, query)
+    if query.sort in source.nullable:
+        statement = statement.where(key.is_not(None))
     if cursor is not None:
-        # A row-value comparison: an index on the key seeks straight to the cursor.
         here = tuple_(key, ids)
         there = tuple_(literal(cursor[0], key.type), literal(cursor[1], ids.type))
         statement = statement.where(here < there if query.descending else here > there)
     return statement.order_by(*((key.desc(), ids.desc()) if query.descending else (key, ids)))
 
 
-def _ordered_with_nulls(
-    source: _Source, query: _Query, cursor: tuple[Any, int] | None
-) -> Select[Any]:
-    """The same for a key that may be null: the nulls come last, whichever the direction."""
-    statement = _statement(source, query)
-    return statement if cursor is None else statement.where(_after(source, query, cursor))
-
-
-def _statement(source: _Source, query: _Query) -> Select[Any]:
-    """The selected rows in (key is null, key, id) order, the key and id reversed if desc."""
+def _keyless(source: _Source, query: _Query, last_id: int | None) -> Select[Any]:
+    """The rows whose sort key is null, which come last in both directions, in id order."""
     key, ids = source.sort_keys[query.sort], source.id_column
-    order = (key.desc(), ids.desc()) if query.descending else (key, ids)
-    return _filtered(source, query).order_by(key.is_(None), *order)
+    statement = _filtered(source, query).where(key.is_(None))
+    if last_id is not None:
+        statement = statement.where(ids < last_id if query.descending else ids > last_id)
+    return statement.order_by(ids.desc() if query.descending else ids)
 
 
-def _after(source: _Source, query: _Query, cursor: tuple[Any, int]) -> ColumnElement[bool]:
-    """Rows after the cursor in (key is null, key, id) order, the key and id reversed if desc."""
-    key, ids = source.sort_keys[query.sort], source.id_column
-    value, last_id = cursor
-    later_id = ids < last_id if query.descending else ids > last_id
-    if value is None:
-        return key.is_(None) & later_id
-    later_key = key < value if query.descending else key > value
-    return or_(key.is_(None), later_key, (key == value) & later_id)
+def _rows(
+    session: Session, source: _Source, query: _Query, cursor: tuple[Any, int] | None, count: int
+) -> list[_AnyRow]:
+    """Up to `count` rows from the cursor on: keyed rows first, then (if the key may be null)
+    the keyless ones, each part read in its own index order."""
+    keyed: list[_AnyRow] = []
+    if cursor is None or cursor[0] is not None:
+        keyed = list(session.execute(_keyed(source, query, cursor).limit(count)).all())
+    if query.sort not in source.nullable or len(keyed) == count:
+        return keyed
+    last_id = cursor[1] if cursor is not None and cursor[0] is None else None
+    statement = _keyless(source, query, last_id).limit(count - len(keyed))
+    return keyed + list(session.execute(statement).all())
 
 
 # --- pages and streams -----------------------------------------------------------------------
@@ -427,7 +534,7 @@ def _page(
     if after is not None:
         kind = specs_from_columns(source.columns)[query.sort].type
         cursor = _decode_cursor(after, kind)
-    rows = session.execute(_ordered(source, query, cursor).limit(limit + 1)).all()
+    rows = _rows(session, source, query, cursor, limit + 1)
     items = [_item(source, row, ids) for row in rows[:limit]]
     more = len(rows) > limit
     return Page(items, _encode_cursor(rows[limit - 1]) if more else None)

@@ -146,12 +146,17 @@ RESERVED_NAMES = frozenset({"new", "validate"})
 
 
 def _name(checker: _Checker, name: Any) -> str:
-    """A name of 1 to 200 characters that is not one of the web app's own pages."""
+    """A name of 1 to 200 characters that is not one of the web app's own pages.
+
+    A "/" is refused too: the name is one segment of the workflow's web and API addresses.
+    """
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         checker.add("name", "missing (give the workflow a name of 1 to 200 characters)")
         return ""
     if name.strip().casefold() in RESERVED_NAMES:
         checker.add("name", f"{name.strip()!r} is reserved by the web app: pick another")
+    if "/" in name:
+        checker.add("name", "may not contain '/' (the name is part of the workflow's web address)")
     return name.strip()
 
 

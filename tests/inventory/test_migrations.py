@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,19 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from inventory.db import current_revision, head_revision, init_db, migrations_head, require_schema
+from inventory.db import (
+    current_revision,
+    head_revision,
+    in_models,
+    init_db,
+    migrations_head,
+    require_schema,
+)
 from inventory.errors import DatabaseError
 from inventory.models import Base
+from inventory.queries import list_people, list_saas_users
 from tests.conftest import _admin, _url_for
 
 
@@ -51,7 +61,8 @@ def test_from_empty_to_head(empty_engine: Engine) -> None:
 def test_models_and_migrations_do_not_drift(empty_engine: Engine) -> None:
     init_db(empty_engine)
     with empty_engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"include_name": in_models})
+        diff = compare_metadata(context, Base.metadata)
     assert diff == []
 
 
@@ -113,3 +124,29 @@ def test_a_second_running_run_of_one_integration_is_refused_by_the_database(
 
 def test_the_schema_check_knows_the_newest_migration() -> None:
     assert head_revision() == migrations_head()
+
+
+def test_people_and_users_from_before_the_search_indexes_are_found_after_the_upgrade(
+    empty_engine: Engine,
+) -> None:
+    init_db(empty_engine, "0004")
+    stamp = "'2026-01-01 00:00:00'"
+    with empty_engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO people (email, email_key, full_name, status, custom, created_at, "
+            "updated_at) VALUES ('ada@example.com', 'ada@example.com', 'Ada Lovelace', 'active', "
+            f"'{{}}', {stamp}, {stamp})"
+        ))  # fmt: skip
+        conn.execute(text(f"INSERT INTO saas_apps (name, created_at) VALUES ('Lever', {stamp})"))
+        conn.execute(text(
+            "INSERT INTO saas_users (app_id, external_id, email, email_key, name, status, "
+            f"record_created_at, updated_at) VALUES (1, 'u1', 'ada@example.com', "
+            f"'ada@example.com', 'Ada L', 'active', {stamp}, {stamp})"
+        ))  # fmt: skip
+    init_db(empty_engine)
+    now = datetime.now(UTC)
+    with Session(empty_engine) as session:
+        found = list_people(session, q="lovelace", now=now).items
+        users = list_saas_users(session, q="ada l", now=now).items
+    assert [p["email"] for p in found] == ["ada@example.com"]
+    assert [u["external_id"] for u in users] == ["u1"]

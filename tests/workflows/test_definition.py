@@ -72,6 +72,8 @@ CALL = {
 CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
     ("reserved name", lambda d: d.update(name="New"),
      "name: 'New' is reserved by the web app: pick another"),
+    ("slash in name", lambda d: d.update(name="HR/offboarding"),
+     "name: may not contain '/' (the name is part of the workflow's web address)"),
     ("second begin", lambda d: add_block(d, {"id": "begin2", "type": "begin"},
                                          {"from": "begin2", "to": "end"}),
      "block 'begin2': a second begin block"),
