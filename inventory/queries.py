@@ -190,7 +190,6 @@ class _Source:
     sort_keys: Mapping[str, ColumnElement[Any]]
     search: tuple[str, ...]
     id_column: ColumnElement[int]
-    email_key: ColumnElement[Any]
     search_table: str
     nullable: frozenset[str]
     json_column: ColumnElement[Any] | None
@@ -246,7 +245,6 @@ _PEOPLE = _Source(
     sort_keys={**_sort_keys(PEOPLE_COLUMNS), "email": _people.email_key},
     search=("full_name", "first_name", "last_name", "email"),
     id_column=_people.id,
-    email_key=_people.email_key,
     search_table="people_search",
     nullable=_nullable(PEOPLE_COLUMNS),
     json_column=_people.custom,
@@ -259,7 +257,6 @@ _SAAS_USERS = _Source(
     sort_keys={**_sort_keys(SAAS_USER_COLUMNS), "email": _users.email_key},
     search=("name", "email"),
     id_column=_users.id,
-    email_key=_users.email_key,
     search_table="saas_users_search",
     nullable=_nullable(SAAS_USER_COLUMNS, "person_email"),
     json_column=None,
@@ -437,7 +434,8 @@ def _email_ranges(source: _Source, rule: Rule) -> Iterator[ColumnElement[bool]]:
         value = condition.value
         if condition.field != "email" or not _seekable(value):
             continue
-        key, low = _Bytewise(source.email_key), value.lower()
+        # The email sort key is the indexed email_key.
+        key, low = _Bytewise(source.sort_keys["email"]), value.lower()
         if condition.op == "eq":
             yield key == low
         elif condition.op == "starts_with":
