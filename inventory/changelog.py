@@ -33,6 +33,7 @@ from inventory.upsert import BOOKKEEPING, BOOKKEEPING_COLUMNS
 
 __all__ = [
     "ACTOR_KINDS",
+    "ChangeBatch",
     "OBJECT_TYPES",
     "Actor",
     "change_to_dict",
@@ -116,12 +117,46 @@ def install(factory: sessionmaker[Session]) -> None:
 
 
 @dataclass
-class _Batch:
-    """The change rows of one statement or flush, written with one INSERT."""
+class ChangeBatch:
+    """The change rows of one write, queued by the code that makes the write and inserted with
+    one statement on the same connection, so they commit or roll back with the change itself.
+
+    This is how the change log is written by construction: every service that writes People or
+    SaaS users (the sync upsert, reconciliation, login activity, workflow blocks, CSV import)
+    builds a batch from the very diff it applies.
+    """
 
     actor: Actor
     at: datetime = field(default_factory=utcnow)
     rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, session: Session, at: datetime | None = None) -> ChangeBatch:
+        """A batch for the session's actor, stamped now (or at the given time)."""
+        return cls(get_actor(session), at or utcnow())
+
+    def created(self, object_type: str, object_id: int, values: Mapping[str, Any]) -> None:
+        """Queue a create with the new record's tracked values."""
+        spec = _BY_TYPE[object_type]
+        self.add(spec, "create", object_id, values.get(spec.key), None, _snapshot(spec, values))
+
+    def updated(
+        self,
+        object_type: str,
+        object_id: int,
+        key: Any,
+        old: Mapping[str, Any],
+        new: Mapping[str, Any],
+    ) -> None:
+        """Queue an update (or deactivate, delete, reactivate) when tracked values differ."""
+        spec = _BY_TYPE[object_type]
+        tracked = {c: v for c, v in new.items() if c in spec.columns}
+        self.update(spec, object_id, key, old, tracked)
+
+    def deleted(self, object_type: str, object_id: int, values: Mapping[str, Any]) -> None:
+        """Queue a delete with the values the record held."""
+        spec = _BY_TYPE[object_type]
+        self.add(spec, "delete", object_id, values.get(spec.key), _snapshot(spec, values), None)
 
     def add(
         self, spec: _Tracked, action: str, object_id: int, key: Any, before: Any, after: Any
@@ -149,9 +184,15 @@ class _Batch:
             )
 
     def write(self, session: Session) -> None:
-        """Insert the queued rows on the session's connection, in one statement."""
+        """Insert the queued rows on the session's connection, in one statement, and empty the
+        batch so it can be reused."""
         if self.rows:
             session.connection().execute(insert(_CHANGES), self.rows)
+            self.rows = []
+
+
+_Batch = ChangeBatch
+_BY_TYPE = {spec.object_type: spec for spec in _TRACKED.values()}
 
 
 def _key_text(key: Any) -> str | None:

@@ -41,6 +41,7 @@ BOOKKEEPING_COLUMNS = frozenset(
         "last_synced_at",
         "last_seen_at",
         "last_run_id",
+        "fingerprint",
     }
 )
 
