@@ -7,11 +7,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, String, Text, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from inventory import changelog
 from inventory.errors import DatabaseError
 from inventory.settings import Settings
 
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
 
 # The newest migration in inventory/migrations/versions/; a test checks it against Alembic's
 # view, so a command can check the schema without loading Alembic.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 # What migration 0005 adds beside the models: FTS5 tables (and their shadow tables) on SQLite,
 # trigram and "C"-collation indexes on PostgreSQL. Schema comparisons leave them out.
@@ -49,10 +48,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit and keep the change log."""
-    factory = sessionmaker(engine, expire_on_commit=False)
-    changelog.install(factory)
-    return factory
+    """Sessions that keep loaded objects usable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -97,6 +94,18 @@ def in_models(name: str | None, type_: str, parent_names: Any) -> bool:
     if type_ == "index":
         return not name.endswith(SEARCH_INDEX_SUFFIXES)
     return True
+
+
+def compare_type(
+    context: Any, inspected: Any, metadata: Any, inspected_type: Any, metadata_type: Any
+) -> bool | None:
+    """Alembic's type comparison, except that on SQLite every string type is the same one:
+    SQLite enforces no declared length (VARCHAR(500) and TEXT share the text affinity)."""
+    if context.dialect.name == "sqlite":
+        strings = (String, Text)
+        if isinstance(inspected_type, strings) and isinstance(metadata_type, strings):
+            return False
+    return None
 
 
 def init_db(engine: Engine, revision: str = "head") -> None:

@@ -25,6 +25,8 @@ from inventory.types import UTCDateTime
 intpk = Annotated[int, mapped_column(Integer, primary_key=True)]
 name_str = Annotated[str, mapped_column(String(200))]
 opt_str = Annotated[str | None, mapped_column(String(500), nullable=True)]
+# A value from Lever or a mapping: any length, stored exactly as sent.
+free_text = Annotated[str | None, mapped_column(Text, nullable=True)]
 timestamp = Annotated[datetime, mapped_column(UTCDateTime(), default=utcnow)]
 opt_timestamp = Annotated[datetime | None, mapped_column(UTCDateTime(), nullable=True)]
 json_doc = Annotated[Any, mapped_column(JSON, nullable=False)]
@@ -42,18 +44,19 @@ class Person(Base):
     id: Mapped[intpk]
     email: Mapped[str] = mapped_column(String(320))
     email_key: Mapped[str] = mapped_column(String(320), unique=True)
-    username: Mapped[opt_str]
-    first_name: Mapped[opt_str]
-    last_name: Mapped[opt_str]
-    full_name: Mapped[opt_str]
-    role: Mapped[opt_str]
-    job_title: Mapped[opt_str]
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    username: Mapped[free_text]
+    first_name: Mapped[free_text]
+    last_name: Mapped[free_text]
+    full_name: Mapped[free_text]
+    role: Mapped[free_text]
+    job_title: Mapped[free_text]
+    status: Mapped[str] = mapped_column(Text, default="active")
     custom: Mapped[json_doc] = mapped_column(default=dict)
     created_at: Mapped[timestamp]
     updated_at: Mapped[timestamp]
     last_synced_at: Mapped[opt_timestamp]
     last_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
     saas_users: Mapped[list[SaasUser]] = relationship(back_populates="person")
 
@@ -92,11 +95,11 @@ class SaasUser(Base):
     id: Mapped[intpk]
     app_id: Mapped[int] = mapped_column(ForeignKey("saas_apps.id"))
     external_id: Mapped[str] = mapped_column(String(200))
-    email: Mapped[opt_str]
+    email: Mapped[free_text]
     email_key: Mapped[opt_str]
-    name: Mapped[opt_str]
-    role: Mapped[opt_str]
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    name: Mapped[free_text]
+    role: Mapped[free_text]
+    status: Mapped[str] = mapped_column(Text, default="active")
     created_at: Mapped[opt_timestamp]
     deactivated_at: Mapped[opt_timestamp]
     last_login_at: Mapped[opt_timestamp]
@@ -106,6 +109,7 @@ class SaasUser(Base):
     record_created_at: Mapped[timestamp]
     updated_at: Mapped[timestamp]
     last_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
     app: Mapped[SaasApp] = relationship()
     person: Mapped[Person | None] = relationship(back_populates="saas_users")

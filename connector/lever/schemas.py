@@ -60,35 +60,54 @@ class Email(fields.String):
         return text
 
 
+class LenientMilliseconds(Milliseconds):
+    """A time that only informs (creation, last login): a value that cannot be read loads as
+    None, so one odd field never keeps an account out of the inventory."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        """Lever's milliseconds as a datetime, or None when they are not a valid time."""
+        try:
+            return super()._deserialize(value, attr, data, **kwargs)
+        except ValidationError:
+            return None
+
+
 def _optional(field: type[fields.Field], **kwargs: Any) -> Any:
     """An optional field: missing or null both load as None."""
     return field(load_default=None, allow_none=True, **kwargs)
 
 
 class LeverUserSchema(Schema):
-    """One Lever user; unknown keys are kept as they are, for custom mappings."""
+    """One Lever user; unknown keys are kept as they are, for custom mappings.
+
+    Only what identifies the account is strict: `id`, `email`, and `deactivatedAt` (it decides
+    whether the account is active, so a value that cannot be read is an error rather than a
+    guess). Text fields take any JSON value, stored in the sync's stable text form; a creation
+    or last-login time that cannot be read loads as None.
+    """
 
     class Meta:
         unknown = INCLUDE
 
     id = Identifier(required=True)
     email = Email(required=True)
-    name = _optional(fields.String)
-    username = _optional(fields.String)
-    accessRole = _optional(fields.String)
-    photo = _optional(fields.String)
-    externalDirectoryId = _optional(fields.String)
-    jobTitle = _optional(fields.String)
-    managerId = _optional(fields.String)
-    linkedContactIds = _optional(fields.List, cls_or_instance=fields.String())
-    createdAt = _optional(Milliseconds)
+    name = _optional(fields.Raw)
+    username = _optional(fields.Raw)
+    accessRole = _optional(fields.Raw)
+    photo = _optional(fields.Raw)
+    externalDirectoryId = _optional(fields.Raw)
+    jobTitle = _optional(fields.Raw)
+    managerId = _optional(fields.Raw)
+    linkedContactIds = _optional(fields.Raw)
+    createdAt = _optional(LenientMilliseconds)
     deactivatedAt = _optional(Milliseconds)
-    lastLoggedInAt = _optional(Milliseconds)
+    lastLoggedInAt = _optional(LenientMilliseconds)
 
 
 _SCHEMA = LeverUserSchema()
 _TEXT = ("name", "username", "accessRole", "photo", "externalDirectoryId", "jobTitle", "managerId")
 _TIMES = ("createdAt", "deactivatedAt", "lastLoggedInAt")
+_STRICT_TIMES = frozenset({"deactivatedAt"})
 
 
 def load_user(raw: Any) -> dict[str, Any]:
@@ -117,17 +136,15 @@ def _fast(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     out = dict(raw)
     out["email"] = email.strip()
     for key in _TEXT:
-        value = out.setdefault(key, None)
-        if value is not None and type(value) is not str:
-            return None
+        out.setdefault(key, None)
     for key in _TIMES:
         value = out.get(key)
         if value is not None and (type(value) is not int or not 0 <= value <= MAX_MS):
-            return None
+            if key in _STRICT_TIMES:
+                return None
+            value = None
         out[key] = None if value is None else from_ms(value)
-    ids = out.setdefault("linkedContactIds", None)
-    if ids is not None and (type(ids) is not list or any(type(i) is not str for i in ids)):
-        return None
+    out.setdefault("linkedContactIds", None)
     return out
 
 

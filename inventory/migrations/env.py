@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from inventory.db import in_models
+from inventory.db import compare_type, in_models
 from inventory.models import Base
 
 config = context.config
@@ -16,7 +16,7 @@ context.configure(
     connection=connection,
     target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
-    compare_type=True,
+    compare_type=compare_type,
     include_name=in_models,
 )
 with context.begin_transaction():

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from inventory.db import (
+    compare_type,
     current_revision,
     head_revision,
     in_models,
@@ -61,7 +62,8 @@ def test_from_empty_to_head(empty_engine: Engine) -> None:
 def test_models_and_migrations_do_not_drift(empty_engine: Engine) -> None:
     init_db(empty_engine)
     with empty_engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"include_name": in_models})
+        opts = {"include_name": in_models, "compare_type": compare_type}
+        context = MigrationContext.configure(conn, opts=opts)
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
 
