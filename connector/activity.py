@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.errors import ConnectorError, LeverPermissionError
@@ -23,6 +23,7 @@ from connector.lever.client import LeverClient
 from connector.lever.schemas import MAX_MS
 from connector.reconcile import CHUNK, lever_app_id
 from inventory.models import Integration, SaasUser
+from inventory.records import update_saas_users
 from inventory.timeutil import from_ms, to_ms
 
 __all__ = ["LOGIN_EVENT", "NOT_AVAILABLE", "ActivityOutcome", "read_login_activity"]
@@ -112,18 +113,17 @@ def _user_id(event: dict[str, Any]) -> str | None:
 
 
 def _apply(session: Session, integ: Integration, latest: dict[str, datetime], now: datetime) -> int:
-    """Give each SaaS user its newer sign-in time (a bulk update by primary key); how many."""
+    """Give each SaaS user its newer sign-in time (one logged bulk update by primary key); how
+    many."""
     app_id = lever_app_id(session)
     if app_id is None or not latest:
         return 0
     changes = [
-        {"id": row_id, "last_login_at": latest[ext_id], "updated_at": now}
+        {"id": row_id, "last_login_at": latest[ext_id]}
         for row_id, ext_id, stored in _stored(session, integ, app_id, list(latest))
         if stored is None or stored < latest[ext_id]
     ]
-    if changes:
-        session.execute(update(SaasUser), changes)
-    return len(changes)
+    return update_saas_users(session, changes, now)
 
 
 def _stored(

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from connector.errors import ConnectorError, LeverNotFoundError
@@ -25,6 +25,7 @@ from connector.lever.schemas import MAX_MS
 from connector.sync import LEVER_APP
 from inventory.errors import ConfigError
 from inventory.models import Integration, SaasApp, SaasUser, SyncRun
+from inventory.records import update_saas_users
 from inventory.timeutil import from_ms, iso
 
 __all__ = [
@@ -215,11 +216,11 @@ def deactivate_limit(session: Session, integ: Integration, *, adjust: int = 0) -
 def apply_plan(
     session: Session, entries: Sequence[dict[str, Any]], now: datetime
 ) -> tuple[int, int]:
-    """Apply plan entries to accounts that are still active; (deactivated, deleted) counts."""
+    """Apply plan entries to accounts that are still active, each logged as a deactivate or
+    delete; (deactivated, deleted) counts."""
     by_id = {e["saas_user_id"]: e for e in entries}
-    changes = [_change(by_id[i], now) for i in _still_active(session, list(by_id))]
-    if changes:
-        session.execute(update(SaasUser), changes)
+    changes = [_change(by_id[i]) for i in _still_active(session, list(by_id))]
+    update_saas_users(session, changes, now)
     deleted = sum(1 for c in changes if c["status"] == "deleted")
     return len(changes) - deleted, deleted
 
@@ -232,9 +233,9 @@ def _still_active(session: Session, ids: list[int]) -> Iterator[int]:
         yield from session.scalars(select(SaasUser.id).where(where).order_by(SaasUser.id))
 
 
-def _change(entry: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The row change for one plan entry (a bulk update by primary key, as the upsert does)."""
-    change: dict[str, Any] = {"id": entry["saas_user_id"], "updated_at": now}
+def _change(entry: dict[str, Any]) -> dict[str, Any]:
+    """The row change for one plan entry (applied with one bulk update by primary key)."""
+    change: dict[str, Any] = {"id": entry["saas_user_id"]}
     if entry["action"] == "delete":
         return change | {"status": "deleted"}
     when = entry.get("deactivated_at")

@@ -1,15 +1,19 @@
-"""The sync engine: pull → validate → filter → map → upsert a page at a time → close the run.
+"""The sync engine: pull → validate → filter → map → upsert a batch at a time → close the run.
 
 The engine reads pages from any iterable (the Lever client in production, lists in tests) and
-never commits: it calls `checkpoint`, which the caller points at its commit, about once a second
+gathers their mapped rows into batches of about `batch_size` records, written with a few set
+statements each (`inventory.upsert`): a batch is written as soon as it is full, and whenever the
+next page has not arrived yet, so a slow Lever never leaves rows waiting. It never commits: it
+calls `checkpoint`, which the caller points at its commit, about once a second
 (`commit_every`), whenever the next page has not arrived yet (so no write lock is held while
-Lever is slow), and at the end. A failure late in a long read keeps what was written without
-paying for a commit per page. It imports nothing from workflows; what
+Lever is slow), and at the end. A failure late in a long read keeps what was read before it
+without paying for a commit per page. It imports nothing from workflows; what
 happened is reported in the summary.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,7 +42,10 @@ from inventory.upsert import (
 )
 
 LEVER_APP = "Lever"
-MAX_TEXT = 500
+# Records written together while Lever keeps pages coming: a few set statements per batch.
+BATCH_SIZE = 1000
+# An address longer than this is not one (RFC 5321 allows 254); the sync key column holds 320.
+MAX_EMAIL = 320
 
 
 @dataclass
@@ -98,8 +105,8 @@ def lever_saas_values(record: Mapping[str, Any]) -> dict[str, Any]:
     deactivated = record.get("deactivatedAt")
     return {
         "email": record["email"],
-        "name": record.get("name"),
-        "role": record.get("accessRole"),
+        "name": as_text(record.get("name")),
+        "role": as_text(record.get("accessRole")),
         "status": "deactivated" if deactivated else "active",
         "created_at": record.get("createdAt"),
         "deactivated_at": deactivated,
@@ -108,16 +115,65 @@ def lever_saas_values(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_person(values: dict[str, Any]) -> str:
-    """The record's sync key, after checking the mapped values fit People records."""
+    """The record's sync key, after putting the mapped values in the form People records store.
+
+    Only the email can make a record an error: without a usable address (a string holding an
+    "@", at most 320 characters) there is nothing to match the person on. Every other value is
+    data and is kept, whatever its length or type (`as_text`).
+    """
     email = values.get("email")
     if not isinstance(email, str) or "@" not in email:
-        raise MappingError(f"email: no usable address to match on (got {email!r})")
+        raise MappingError(f"email: no usable address to match on (got {_shown(email)})")
+    if len(email) > MAX_EMAIL:
+        raise MappingError(f"email: longer than {MAX_EMAIL} characters, not a usable address")
     for name, value in values.items():
-        if isinstance(value, str) and len(value) > MAX_TEXT:
-            raise MappingError(f"{name}: longer than {MAX_TEXT} characters")
-        if name != "custom" and value is not None and not isinstance(value, str):
-            values[name] = str(value)
+        values[name] = _custom(value) if name == "custom" else as_text(value)
     return email_key(email) or ""
+
+
+def as_text(value: Any) -> str | None:
+    """A mapped value in the stable text form stored in a text field.
+
+    Text is kept exactly as sent (any length, trailing spaces, markup, control characters),
+    except U+0000, which PostgreSQL cannot store: it becomes U+FFFD on every database alike.
+    Other values: true/false for booleans, JSON for numbers, compact JSON with sorted keys for
+    objects and lists, ISO-8601 UTC for times, None stays None.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return iso(value)
+    return as_text(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              default=str))  # fmt: skip
+
+
+def _custom(value: Any) -> Any:
+    """Custom-field values (a JSON document) with U+0000 replaced in every string."""
+    if isinstance(value, str):
+        return as_text(value)
+    if isinstance(value, dict):
+        return {_custom(k): _custom(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_custom(v) for v in value]
+    return value
+
+
+def _shown(value: Any) -> str:
+    """A bad value as an error names it: its repr, cut short so the message stays one line."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+@dataclass
+class _Batch:
+    """Mapped rows of the pages read since the last write."""
+
+    people: list[PersonRow] = field(default_factory=list)
+    accounts: list[SaasUserRow] = field(default_factory=list)
 
 
 class SyncEngine:
@@ -136,6 +192,7 @@ class SyncEngine:
         cancelled: Callable[[], bool] = lambda: False,
         commit_every: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        batch_size: int = BATCH_SIZE,
     ) -> None:
         self.session = session
         self.integration = integration
@@ -147,6 +204,7 @@ class SyncEngine:
         self.cancelled = cancelled
         self.commit_every = commit_every
         self.clock = clock
+        self.batch_size = batch_size
 
     def run(self, run: SyncRun) -> SyncSummary:
         """Read every page, upsert it, and close the run with its status and counts."""
@@ -170,49 +228,61 @@ class SyncEngine:
         return _Plan(mapper, Preference(integ.preference), filters, app_id, integ.id)
 
     def _read_all(self, plan: _Plan, summary: SyncSummary, stamp_time: datetime) -> bool:
-        """Stream the pages, reading ahead while each one is written; False when cancelled."""
+        """Stream the pages, reading ahead while each batch is written; False when cancelled."""
         stamp = Stamp(summary.run_id, stamp_time, plan.mapper.stamp_custom)
         pages = Prefetcher(self.pages) if self.prefetch else iter(self.pages)
+        batch = _Batch()
         last_commit = self.clock()
         try:
             for page in pages:
-                self._page(plan, page, summary, stamp)
+                self._read_page(plan, page, summary, batch)
                 # a cancel is read before the page is committed, so one asked after seeing
                 # that commit applies after the next page, as `runs cancel` promises
                 if self.cancelled():
+                    self._write(plan, batch, summary, stamp)
                     self.checkpoint()
                     summary.status = "cancelled"
                     summary.message = "cancelled at the user's request; no reconciliation"
                     return False
-                waiting = isinstance(pages, Prefetcher) and not pages.ready()
+                waiting = not isinstance(pages, Prefetcher) or not pages.ready()
+                if waiting or len(batch.people) >= self.batch_size:
+                    self._write(plan, batch, summary, stamp)
                 if waiting or self.clock() - last_commit >= self.commit_every:
                     self.checkpoint()
                     last_commit = self.clock()
                 if self.progress:
                     self.progress(summary.fetched)
+        except ConnectorError:
+            self._write(plan, batch, summary, stamp)  # what was read before the failure lands
+            raise
         finally:
             if isinstance(pages, Prefetcher):
                 pages.close()
+        self._write(plan, batch, summary, stamp)
         self.checkpoint()
         return True
 
-    def _page(
-        self, plan: _Plan, page: list[dict[str, Any]], summary: SyncSummary, stamp: Stamp
+    def _read_page(
+        self, plan: _Plan, page: list[dict[str, Any]], summary: SyncSummary, batch: _Batch
     ) -> None:
-        """Validate, filter and map one page, then upsert it."""
-        people: list[PersonRow] = []
-        accounts: list[SaasUserRow] = []
+        """Validate, filter and map one page into the batch waiting to be written."""
         for raw in page:
             summary.fetched += 1
-            self._one(plan, raw, summary, people, accounts)
-        result = upsert_people(self.session, people, plan.preference, stamp)
+            self._one(plan, raw, summary, batch.people, batch.accounts)
+
+    def _write(self, plan: _Plan, batch: _Batch, summary: SyncSummary, stamp: Stamp) -> None:
+        """Upsert the batch (people first, so SaaS users link to them), then empty it."""
+        if not batch.people:
+            return
+        result = upsert_people(self.session, batch.people, plan.preference, stamp)
         summary.people.add(result.counts)
         if plan.saas_app_id is not None:
             counts = upsert_saas_users(
-                self.session, plan.saas_app_id, plan.integration_id, accounts,
+                self.session, plan.saas_app_id, plan.integration_id, batch.accounts,
                 plan.preference, stamp, result.person_ids,
             )  # fmt: skip
             summary.saas_users.add(counts)
+        batch.people, batch.accounts = [], []
 
     def _one(
         self,

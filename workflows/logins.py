@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from inventory.errors import ConfigError, NotFoundError
 from inventory.models import SaasApp, SaasUser
+from inventory.records import update_saas_users
 from inventory.timeutil import from_ms
 from inventory.upsert import email_key
 
@@ -142,22 +143,28 @@ def parse_activity(text: str) -> datetime:
 def _apply(
     session: Session, app_id: int, rows: Sequence[_Row], result: ImportResult, now: datetime
 ) -> None:
-    """Apply a chunk of rows to the SaaS users with their addresses (one query)."""
+    """Apply a chunk of rows to the SaaS users with their addresses: one query reads them, one
+    logged bulk update changes them."""
     keys = {email_key(row.email) for row in rows}
-    found: dict[str | None, list[SaasUser]] = {}
-    stmt = select(SaasUser).where(SaasUser.app_id == app_id, SaasUser.email_key.in_(keys))
-    for user in session.scalars(stmt):
-        found.setdefault(user.email_key, []).append(user)
+    found: dict[str | None, list[dict[str, Any]]] = {}
+    cols = select(SaasUser.id, SaasUser.email_key, SaasUser.role, SaasUser.last_login_at)
+    stmt = cols.where(SaasUser.app_id == app_id, SaasUser.email_key.in_(keys))
+    for user in session.execute(stmt).mappings():
+        found.setdefault(user["email_key"], []).append(dict(user))
+    changes: list[dict[str, Any]] = []
     for row in rows:
         users = found.get(email_key(row.email), [])
         if len(users) != 1:
             result.errors.append(
                 RowError(row.line, row.email, _match_problem(len(users), result.app))
             )
-        elif _update(users[0], row, now):
+        elif change := _update(users[0], row):
+            users[0].update(change)
+            changes.append({"id": users[0]["id"], **change})
             result.updated += 1
         else:
             result.unchanged += 1
+    update_saas_users(session, changes, now)
 
 
 def _match_problem(count: int, app: str) -> str:
@@ -167,14 +174,12 @@ def _match_problem(count: int, app: str) -> str:
     return f"{count} {app} SaaS users have this email: set their last activity by hand"
 
 
-def _update(user: SaasUser, row: _Row, now: datetime) -> bool:
-    """Set the role and move the last login forward; True when anything changed."""
-    changed = False
-    if row.role is not None and user.role != row.role:
-        user.role, changed = row.role, True
-    moment = row.last_activity
-    if moment is not None and (user.last_login_at is None or moment > user.last_login_at):
-        user.last_login_at, changed = moment, True
-    if changed:
-        user.updated_at = now
-    return changed
+def _update(user: dict[str, Any], row: _Row) -> dict[str, Any]:
+    """The row's changes to a SaaS user: its role, and its last login moved forward."""
+    change: dict[str, Any] = {}
+    if row.role is not None and user["role"] != row.role:
+        change["role"] = row.role
+    moment, last = row.last_activity, user["last_login_at"]
+    if moment is not None and (last is None or moment > last):
+        change["last_login_at"] = moment
+    return change

@@ -133,7 +133,7 @@ def test_bad_records_are_per_record_errors_and_the_run_goes_on(
 ) -> None:
     sim = lever_sim[0]
     sim.set_raw_user({"id": "no-email", "name": "Nobody", "createdAt": 1_700_000_000_000})
-    sim.set_raw_user({"id": "bad-time", "email": "t@example.com", "createdAt": "yesterday"})
+    sim.set_raw_user({"id": "bad-time", "email": "t@example.com", "deactivatedAt": "yesterday"})
     setup()
     summary = sync()
     assert summary.status == "completed_with_errors"
@@ -141,7 +141,8 @@ def test_bad_records_are_per_record_errors_and_the_run_goes_on(
     assert summary.people.created == 250
     errors = dict(session.execute(select(SyncRunError.record_key, SyncRunError.message)).all())
     assert set(errors) == {"no-email", "t@example.com"}
-    assert "email" in errors["no-email"] and "createdAt" in errors["t@example.com"]
+    # an unreadable deactivation time would be a guess at whether the account is active
+    assert "email" in errors["no-email"] and "deactivatedAt" in errors["t@example.com"]
 
 
 @pytest.mark.parametrize("fault", ["503", "500", "502", "429", "garbage", "drop"])
@@ -249,3 +250,77 @@ def test_the_key_reaches_no_log_line_or_message(
     assert any("503" in r.getMessage() for r in caplog.records), "retries are logged"
     text = "\n".join(r.getMessage() for r in caplog.records) + str(summary.to_dict())
     assert API_KEY not in text
+
+
+# --- fidelity: a value is data, never a reason to drop an account ---------------------------
+
+
+def person_by_email(session: Session, email: str) -> Person:
+    session.expire_all()
+    person = session.scalar(select(Person).where(Person.email == email))
+    assert person is not None, f"{email} did not land"
+    return person
+
+
+def test_long_and_odd_text_lands_exactly_as_sent(
+    setup: Callable[..., None], sync: Callable[..., SyncSummary], lever_sim: Sim, session: Session
+) -> None:
+    sim = lever_sim[0]
+    long_title = "Principal " * 10_000  # 100,000 characters, trailing space included
+    odd = "  Zoë 李 <b>bold</b>\t\x07 "
+    sim.add_user(email="long@example.com", name="L" * 100_000, jobTitle=long_title)
+    sim.add_user(email="odd@example.com", name=odd, jobTitle=odd)
+    sim.add_user(email="nul@example.com", name="A\x00B", jobTitle="\x00")
+    setup()
+    summary = sync()
+    assert (summary.status, summary.errors) == ("succeeded", 0)
+    long = person_by_email(session, "long@example.com")
+    assert (long.job_title, long.full_name) == (long_title, "L" * 100_000)
+    assert person_by_email(session, "odd@example.com").job_title == odd
+    nul = person_by_email(session, "nul@example.com")
+    # PostgreSQL cannot store U+0000: it becomes U+FFFD, on every database alike
+    assert (nul.full_name, nul.job_title) == ("A\ufffdB", "\ufffd")
+    account = session.scalar(select(SaasUser).where(SaasUser.email == "nul@example.com"))
+    assert account is not None and account.name == "A\ufffdB"
+    again = sync()
+    assert (again.people.updated, again.saas_users.updated, again.errors) == (0, 0, 0)
+
+
+def test_values_of_other_types_are_stored_in_a_stable_text_form(
+    setup: Callable[..., None], sync: Callable[..., SyncSummary], lever_sim: Sim, session: Session
+) -> None:
+    sim = lever_sim[0]
+    uid = sim.set_raw_user({
+        "id": "typed-1", "email": "typed@example.com", "name": 42, "accessRole": True,
+        "jobTitle": {"b": 1, "a": [2, "é"]}, "createdAt": "yesterday",
+        "unknownKey": {"nested": {"deep": [1, {"x": None}]}},
+    })  # fmt: skip
+    sim.set_raw_user({"id": "nameless", "email": "nameless@example.com"})
+    setup()
+    summary = sync()
+    assert (summary.status, summary.errors) == ("succeeded", 0)
+    typed = person_by_email(session, "typed@example.com")
+    assert (typed.full_name, typed.job_title) == ("42", '{"a":[2,"é"],"b":1}')
+    account = session.scalar(select(SaasUser).where(SaasUser.external_id == uid))
+    assert account is not None
+    assert (account.name, account.role, account.created_at) == ("42", "true", None)
+    assert person_by_email(session, "nameless@example.com").full_name is None
+
+
+def test_only_an_unusable_email_is_a_per_record_error(
+    setup: Callable[..., None], sync: Callable[..., SyncSummary], lever_sim: Sim, session: Session
+) -> None:
+    sim = lever_sim[0]
+    sim.set_raw_user({"id": "too-long", "email": "a" * 320 + "@example.com", "name": "Long"})
+    sim.set_raw_user({"id": "no-at", "email": "nobody", "name": "No At"})
+    setup()
+    summary = sync()
+    assert summary.status == "completed_with_errors"
+    assert summary.errors == 2
+    assert summary.people.created == len(sim.users) - 2
+    errors = {e.record_key: e.message for e in session.scalars(select(SyncRunError))}
+    # each is named by the address it sent (the stored key is cut to the column's 320)
+    assert set(errors) == {"a" * 320, "nobody"}
+    assert errors["a" * 320] == "email: longer than 320 characters, not a usable address"
+    assert errors["nobody"] == "email: Not an email address."
+    assert all("\n" not in m and "Traceback" not in m for m in errors.values())

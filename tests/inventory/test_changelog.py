@@ -1,31 +1,43 @@
-"""The change log, written by session hooks: syncs against the simulator, unit-of-work changes and
-bulk statements, on a real SQLite file and a real PostgreSQL database."""
+"""The change log as users read it, written by the services that write: syncs against the
+simulator, reconciliation, login activity, workflow blocks and the CSV import, on a real SQLite
+file and a real PostgreSQL database."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations
+from connector.activity import read_login_activity
 from connector.jobs import lever_client, run_sync
+from connector.lever.simdata import ANCHOR_MS
 from connector.lever.simulator import LeverSimulator, SimulatorServer
 from connector.sync import SyncEngine, SyncSummary
-from inventory.changelog import install, list_changes, set_actor
+from inventory.changelog import BOOKKEEPING_COLUMNS, list_changes, set_actor
 from inventory.errors import ConfigError
 from inventory.models import Change, Person, SaasApp, SaasUser, SyncRun
+from inventory.records import set_fields, update_people, update_saas_users
 from inventory.settings import Settings
-from inventory.timeutil import utcnow
-from inventory.upsert import BOOKKEEPING, BOOKKEEPING_COLUMNS
+from inventory.timeutil import from_ms, iso, utcnow
 from tests.conftest import API_KEY
+from tests.connector.test_reconcile import NOW as LAB_NOW
+from tests.connector.test_reconcile import Lab
+from tests.workflows.conftest import LEVER_ACTIVE, ROLE, chain, options
 from vault.keys import load_keyring
 from vault.store import Vault
+from workflows import store
+from workflows.logins import import_activity
+from workflows.registry import load_registry
+from workflows.runner import run_workflow
 
 Sim = tuple[LeverSimulator, SimulatorServer]
 Sync = Callable[[], SyncSummary]
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -66,6 +78,16 @@ def changes(session: Session, **filters: Any) -> list[dict[str, Any]]:
 
 def count_changes(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Change)) or 0
+
+
+def by_key(rows: list[dict[str, Any]]) -> dict[tuple[str, Any], dict[str, Any]]:
+    """Change rows by object type and key (one each)."""
+    found = {(r["object"]["type"], r["object"]["key"]): r for r in rows}
+    assert len(found) == len(rows), "one change per object"
+    return found
+
+
+# -- syncs -----------------------------------------------------------------------------------
 
 
 def test_a_sync_records_a_create_for_every_person_and_saas_user(
@@ -119,16 +141,16 @@ def test_a_changed_lever_user_gives_one_update_with_just_the_changed_fields(
     sim.update_user(leaver["id"], deactivatedAt=leaver["createdAt"] + 86_400_000)
     summary = sync()
     rows = changes(session, run_id=summary.run_id)
-    by_key = {(r["object"]["type"], r["object"]["key"]): r for r in rows}
+    found = by_key(rows)
     assert len(rows) == 3
-    person = by_key["person", renamed["email"]]
+    person = found["person", renamed["email"]]
     assert person["action"] == "update"
     assert set(person["after"]) == {"first_name", "last_name", "full_name"}
     assert person["after"]["full_name"] == "Zoë Renamed-Müller"
     assert person["before"]["full_name"] == renamed["name"]
-    account = by_key["saas_user", renamed["id"]]
+    account = found["saas_user", renamed["id"]]
     assert (account["before"]["role"], account["after"]["role"]) == (renamed["accessRole"], "admin")
-    gone = by_key["saas_user", leaver["id"]]
+    gone = found["saas_user", leaver["id"]]
     assert gone["action"] == "deactivate"
     assert gone["before"] == {"status": "active", "deactivated_at": None}
     assert gone["after"]["status"] == "deactivated"
@@ -145,6 +167,24 @@ def test_a_sync_job_records_its_integration_and_run_as_the_actor(
     }
 
 
+def test_a_sync_puts_back_what_a_workflow_changed_and_logs_both(
+    sync: Sync, lever_sim: Sim, session: Session
+) -> None:
+    sync()
+    target = next(u for u in lever_sim[0].users if not u["deactivatedAt"])
+    account = session.scalars(select(SaasUser).where(SaasUser.external_id == target["id"])).one()
+    set_actor(session, "workflow", "wf")
+    assert set_fields(session, account, {"role": "changed by hand"}, NOW)
+    session.commit()
+    summary = sync()
+    edit, back = changes(session, object_type="saas_user", object_id=account.id)[1:]
+    assert (edit["actor"]["kind"], edit["after"]) == ("workflow", {"role": "changed by hand"})
+    assert (back["run_id"], back["after"]) == (summary.run_id, {"role": target["accessRole"]})
+
+
+# -- the services outside the sync -----------------------------------------------------------
+
+
 @pytest.fixture
 def account(session: Session) -> SaasUser:
     """One committed active SaaS user of a person, made outside any change under test."""
@@ -152,8 +192,6 @@ def account(session: Session) -> SaasUser:
     app = SaasApp(name="Lever")
     user = SaasUser(app=app, external_id="u-1", email="Ada@Example.com", person=person)
     session.add(user)
-    session.commit()
-    session.execute(delete(Change))
     session.commit()
     return user
 
@@ -168,142 +206,104 @@ def account(session: Session) -> SaasUser:
         ("active", "suspended", "update"),
     ],
 )
-def test_a_status_change_in_the_unit_of_work_is_named_by_its_move(
+def test_a_status_change_is_named_by_its_move(
     account: SaasUser, session: Session, start: str, end: str, action: str
 ) -> None:
-    session.execute(update(SaasUser).values(status=start).execution_options(**{BOOKKEEPING: True}))
+    session.execute(update(SaasUser).values(status=start))
     session.refresh(account)
     set_actor(session, "workflow", "Delete Lever users")
-    account.status = end
-    account.updated_at = utcnow()
+    assert set_fields(session, account, {"status": end}, NOW)
     session.flush()
     [row] = changes(session)
     assert row["action"] == action
     assert row["actor"] == {"kind": "workflow", "name": "Delete Lever users"}
     assert row["object"] == {"type": "saas_user", "id": account.id, "key": "u-1"}
     assert (row["before"], row["after"]) == ({"status": start}, {"status": end})
+    assert row["at"] == iso(NOW)
 
 
-def test_an_unloaded_old_value_is_read_from_the_database(
+def test_set_fields_without_a_difference_changes_and_records_nothing(
     account: SaasUser, session: Session
 ) -> None:
-    role = update(SaasUser).values(role="interviewer").execution_options(**{BOOKKEEPING: True})
-    session.execute(role)
-    session.expire(account, ["role"])
-    account.role = "admin"
+    stamp = account.updated_at
+    assert not set_fields(session, account, {"status": "active", "role": None}, NOW)
     session.flush()
-    [row] = changes(session)
-    assert (row["before"], row["after"]) == ({"role": "interviewer"}, {"role": "admin"})
+    assert account.updated_at == stamp
+    assert count_changes(session) == 0
 
 
-def test_unit_of_work_creates_and_deletes_are_recorded(account: SaasUser, session: Session) -> None:
-    set_actor(session, "web", "admin@example.com")
-    person = Person(email="Bo@Example.com", email_key="bo@example.com", job_title="Engineer")
-    session.add(person)
-    session.delete(account)
-    session.flush()
-    rows = {r["action"]: r for r in changes(session)}
-    assert set(rows) == {"create", "delete"}
-    assert rows["create"]["object"] == {"type": "person", "id": person.id, "key": "Bo@Example.com"}
-    assert rows["create"]["after"]["job_title"] == "Engineer"
-    assert rows["delete"]["before"]["external_id"] == "u-1"
-    assert rows["delete"]["after"] is None
-
-
-def test_update_where_statements_record_only_the_rows_they_change(
+def test_a_bulk_update_records_only_rows_that_really_change(
     account: SaasUser, session: Session
 ) -> None:
     other = SaasUser(app_id=account.app_id, external_id="u-2", status="deactivated")
     session.add(other)
     session.flush()
-    session.execute(delete(Change))
-    stmt = update(SaasUser).where(SaasUser.app_id == account.app_id)
-    session.execute(stmt.values(status="deactivated", updated_at=utcnow()))
+    session.execute(update(SaasUser).values(fingerprint="abc"))
+    stamp = other.updated_at
+    wanted = [
+        {"id": account.id, "status": "deactivated"},
+        {"id": other.id, "status": "deactivated"},
+        {"id": 999_999, "status": "deleted"},
+    ]
+    assert update_saas_users(session, wanted, NOW) == 1
     [row] = changes(session)
     assert (row["action"], row["object"]["key"]) == ("deactivate", "u-1")
     assert (row["before"], row["after"]) == ({"status": "active"}, {"status": "deactivated"})
+    stored = dict(session.execute(select(SaasUser.external_id, SaasUser.fingerprint)).all())
+    assert stored == {"u-1": None, "u-2": "abc"}, "only a changed row is compared in full again"
+    assert session.get_one(SaasUser, other.id).updated_at == stamp
 
 
-def test_delete_statements_record_what_each_row_held(account: SaasUser, session: Session) -> None:
-    set_actor(session, "cli", "cleanup")
-    session.execute(delete(SaasUser).where(SaasUser.external_id == "u-1"))
-    session.execute(delete(SaasUser).where(SaasUser.external_id == "nobody"))
-    [row] = changes(session)
-    assert (row["action"], row["object"]["id"], row["after"]) == ("delete", account.id, None)
-    assert row["before"]["external_id"] == "u-1" and row["before"]["status"] == "active"
-
-
-def test_bulk_inserts_with_any_returning_find_their_ids(session: Session) -> None:
-    set_actor(session, "cli", "import")
-    app = SaasApp(name="Other")
-    session.add(app)
-    session.flush()
-    params = [{"app_id": app.id, "external_id": f"x-{i}", "name": f"N{i}"} for i in range(3)]
-    session.execute(insert(SaasUser), params)
-    people = [{"email": f"{n}@example.com", "email_key": f"{n}@example.com"} for n in "cd"]
-    returned = session.execute(insert(Person).returning(Person.email), people).all()
-    assert sorted(returned) == [("c@example.com",), ("d@example.com",)], "the caller's rows"
-    ids = dict(session.execute(select(SaasUser.external_id, SaasUser.id)).all())
-    ids |= dict(session.execute(select(Person.email, Person.id)).all())
-    rows = changes(session)
-    assert {r["object"]["key"]: r["object"]["id"] for r in rows} == ids
-    assert rows[0]["after"] == {"app_id": app.id, "external_id": "x-0", "name": "N0"}
-
-
-def test_bulk_update_by_id_narrows_json_documents_to_the_changed_keys(
+def test_a_bulk_update_narrows_json_documents_to_the_changed_keys(
     account: SaasUser, session: Session
 ) -> None:
     person_id = account.person_id
     old = {"Lever ID": "a", "Badge": "7"}
-    session.execute(update(Person).values(custom=old).execution_options(**{BOOKKEEPING: True}))
-    session.execute(update(Person), [{"id": person_id, "custom": {**old, "Lever ID": "b"}}])
-    session.execute(update(Person), [{"id": person_id, "custom": {**old, "Lever ID": "b"}}])
+    session.execute(update(Person).values(custom=old))
+    update_people(session, [{"id": person_id, "custom": {**old, "Lever ID": "b"}}], NOW)
+    update_people(session, [{"id": person_id, "custom": {**old, "Lever ID": "b"}}], NOW)
     [row] = changes(session)
-    assert row["action"] == "update"
+    assert (row["action"], row["object"]["key"]) == ("update", "Ada@Example.com")
     assert (row["before"], row["after"]) == (
         {"custom": {"Lever ID": "a"}},
         {"custom": {"Lever ID": "b"}},
     )
 
 
-def test_bookkeeping_statements_and_columns_are_never_changes(
-    account: SaasUser, session: Session
-) -> None:
-    stamp = update(SaasUser).values(last_seen_at=utcnow(), last_run_id=9)
-    session.execute(stamp.execution_options(**{BOOKKEEPING: True}))
-    session.execute(update(SaasUser), [{"id": account.id, "last_seen_at": utcnow()}])
-    account.updated_at = utcnow()
-    session.flush()
-    assert count_changes(session) == 0
-
-
 def test_a_rolled_back_change_leaves_no_row(account: SaasUser, session: Session) -> None:
-    account.status = "deactivated"
+    set_fields(session, account, {"status": "deactivated"}, NOW)
+    update_saas_users(session, [{"id": account.id, "role": "admin"}], NOW)
     session.flush()
+    assert count_changes(session) == 2
     session.rollback()
     assert count_changes(session) == 0
 
 
 def test_list_changes_filters_and_limits(account: SaasUser, session: Session) -> None:
     set_actor(session, "integration", "lever", 7)
-    account.role = "admin"
-    session.flush()
+    set_fields(session, account, {"role": "admin"}, NOW)
     set_actor(session, "integration", "lever", 8)
     assert account.person is not None
-    account.person.job_title = "CTO"
-    account.status = "deactivated"
+    set_fields(session, account.person, {"job_title": "CTO"}, NOW)
+    set_fields(session, account, {"status": "deactivated"}, NOW)
     session.flush()
     newest = list(list_changes(session))
     assert [r["run_id"] for r in newest] == [8, 8, 7], "newest first"
     assert {r["action"] for r in newest[:2]} == {"deactivate", "update"}
     assert len(list(list_changes(session, run_id=8))) == 2
     assert [r["object"]["type"] for r in list_changes(session, object_type="person")] == ["person"]
+    mine = list_changes(session, object_type="saas_user", object_id=account.id)
+    assert [r["action"] for r in mine] == ["deactivate", "update"]
     assert len(list(list_changes(session, limit=1))) == 1
 
 
 @pytest.mark.parametrize(
     ("filters", "message"),
-    [({"object_type": "laptop"}, "unknown object type"), ({"limit": 0}, "--limit")],
+    [
+        ({"object_type": "laptop"}, "unknown object type"),
+        ({"limit": 0}, "--limit"),
+        ({"object_id": 1}, "needs its object type"),
+    ],
 )
 def test_list_changes_refuses_bad_filters(
     session: Session, filters: dict[str, Any], message: str
@@ -317,9 +317,108 @@ def test_set_actor_refuses_an_unknown_kind(session: Session) -> None:
         set_actor(session, "robot", "r2")
 
 
-def test_install_is_idempotent(session_factory: sessionmaker[Session], session: Session) -> None:
-    install(session_factory)
-    with session_factory() as other:
-        other.add(Person(email="d@example.com", email_key="d@example.com"))
-        other.commit()
-    assert count_changes(session) == 1
+# -- each writer records its changes, with its actor -----------------------------------------
+
+
+@pytest.fixture
+def lab(settings: Settings, session_factory: sessionmaker[Session], lever_sim: Sim) -> Lab:
+    """The reconciliation tests' lab over the shared simulator, its integration created."""
+    lab = Lab(settings, session_factory, lever_sim[0], lever_sim[1].url)
+    lab.sim.audit_events = True
+    lab.create()
+    return lab
+
+
+def job(lab: Lab) -> SyncSummary:
+    """A whole sync job of 'lever': read, reconciliation and login activity."""
+    return run_sync(lab.factory, lab.settings, "lever", client_factory=lab.client_factory())
+
+
+def test_reconciliation_records_a_delete_and_a_deactivate_of_its_run(
+    lab: Lab, session: Session
+) -> None:
+    job(lab)
+    gone, leaver = lab.active_ids(2)
+    when = ANCHOR_MS + 60_000
+    lab.sim.remove_user(gone)
+    lab.sim.update_user(leaver, deactivatedAt=when)
+    lab.update(filters={"field": "id", "op": "ne", "value": leaver})
+    summary = job(lab)
+    assert summary.reconcile is not None and summary.reconcile["status"] == "done"
+    rows = by_key(changes(session, run_id=summary.run_id))
+    assert set(rows) == {("saas_user", gone), ("saas_user", leaver)}
+    deleted, deactivated = rows["saas_user", gone], rows["saas_user", leaver]
+    assert deleted["action"] == "delete"
+    assert (deleted["before"], deleted["after"]) == ({"status": "active"}, {"status": "deleted"})
+    assert deactivated["action"] == "deactivate"
+    assert deactivated["before"] == {"status": "active", "deactivated_at": None}
+    assert deactivated["after"] == {"status": "deactivated", "deactivated_at": iso(from_ms(when))}
+    for row in rows.values():
+        assert (row["actor"], row["run_id"]) == (
+            {"kind": "integration", "name": "lever"}, summary.run_id,
+        )  # fmt: skip
+
+
+def test_login_activity_records_each_newer_sign_in(lab: Lab, session: Session) -> None:
+    job(lab)
+    lab.update(login_activity="audit-events")
+    session.execute(update(SaasUser).values(last_login_at=None))
+    session.commit()
+    integ = integrations.get(session, "lever")
+    set_actor(session, "integration", "lever", 42)
+    with lab.client(session, integ) as client:
+        outcome = read_login_activity(session, integ, client, now=LAB_NOW)
+    session.commit()
+    rows = changes(session, run_id=42)
+    assert outcome.updated > 0 and len(rows) == outcome.updated
+    stored = dict(session.execute(select(SaasUser.id, SaasUser.last_login_at)).all())
+    for row in rows:
+        assert (row["action"], row["before"]) == ("update", {"last_login_at": None})
+        assert row["after"] == {"last_login_at": iso(stored[row["object"]["id"]])}
+
+
+def test_a_workflow_records_its_role_changes_and_deactivations(lab: Lab, session: Session) -> None:
+    job(lab)
+    promoted, gone = lab.active_ids(2)
+    old_role = lab.sim.get_user(promoted)["accessRole"]  # type: ignore[index]
+    lab.sim.update_user(promoted, accessRole="super admin")
+    lab.sim.remove_user(gone)
+    mine = {"field": "external_id", "op": "in", "value": [promoted, gone]}
+    criteria = {"all": [*LEVER_ACTIVE["all"], mine]}
+    doc = chain(ROLE, name="roles", criteria=criteria)
+    with lab.factory.begin() as writing:
+        store.create(writing, doc, load_registry())
+        store.activate(writing, "roles", load_registry())
+    before = count_changes(session)
+    run_workflow(lab.factory, lab.settings, "roles", options=options())
+    rows = changes(session)[before:]
+    found = by_key(rows)
+    assert {r["actor"]["kind"] for r in rows} == {"workflow"}
+    assert {r["actor"]["name"] for r in rows} == {"roles"}
+    role = found["saas_user", promoted]
+    assert role["action"] == "update"
+    assert (role["before"], role["after"]) == ({"role": old_role}, {"role": "super admin"})
+    deactivated = found["saas_user", gone]
+    assert deactivated["action"] == "deactivate"
+    assert deactivated["after"]["status"] == "deactivated"
+
+
+def test_a_csv_import_records_roles_and_last_logins_as_its_actor(
+    lab: Lab, session: Session
+) -> None:
+    job(lab)
+    first, second = (lab.sim.get_user(uid) for uid in lab.active_ids(2))
+    assert first is not None and second is not None
+    stored = dict(session.execute(select(SaasUser.external_id, SaasUser.last_login_at)).all())
+    later = max(filter(None, stored.values()), default=NOW) + timedelta(days=1)
+    text = f"email,role,last_activity\n{first['email']},auditor,\n{second['email']},,{iso(later)}\n"
+    set_actor(session, "cli", "saas-users import activity.csv")
+    result = import_activity(session, "Lever", text.splitlines(keepends=True), NOW)
+    session.commit()
+    assert result.updated == 2
+    rows = by_key(changes(session, object_type="saas_user")[-2:])
+    assert rows["saas_user", first["id"]]["after"] == {"role": "auditor"}
+    assert rows["saas_user", second["id"]]["after"] == {"last_login_at": iso(later)}
+    for row in rows.values():
+        assert row["actor"] == {"kind": "cli", "name": "saas-users import activity.csv"}
+        assert row["action"] == "update"

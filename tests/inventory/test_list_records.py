@@ -20,6 +20,7 @@ from inventory.queries import (
     person_to_dict,
     saas_user_detail,
 )
+from inventory.records import add_records, set_fields
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
@@ -30,8 +31,8 @@ def records(session: Session) -> dict[str, int]:
     ann = Person(email="ann@example.com", email_key="ann@example.com", full_name="Ann")
     bob = Person(email="bob@example.com", email_key="bob@example.com", custom={"Desk": "4"})
     lever = SaasApp(name="Lever")
-    session.add_all([ann, bob, lever])
-    session.flush()
+    session.add(lever)
+    add_records(session, [ann, bob], NOW)
     linked = SaasUser(
         app_id=lever.id,
         external_id="l-1",
@@ -42,8 +43,7 @@ def records(session: Session) -> dict[str, int]:
         person_id=ann.id,
     )
     alone = SaasUser(app_id=lever.id, external_id="l-2", email="x@example.com", role="interviewer")
-    session.add_all([linked, alone])
-    session.flush()
+    add_records(session, [linked, alone], NOW)
     return {"ann": ann.id, "bob": bob.id, "linked": linked.id, "alone": alone.id}  # fmt: skip
 
 
@@ -100,7 +100,7 @@ def test_one_records_history_newest_first(session: Session, records: dict[str, i
     set_actor(session, "web", "admin")
     bob = session.get(Person, records["bob"])
     assert bob is not None
-    bob.role = "admin"
+    set_fields(session, bob, {"role": "admin"}, NOW)
     session.flush()
     history = list(list_changes(session, object_type="person", object_id=records["bob"]))
     assert [c["action"] for c in history] == ["update", "create"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
-from inventory.models import Person, SaasUser
+from inventory.models import Change, Person, SaasUser
 from inventory.upsert import (
     PersonRow,
     Preference,
@@ -165,3 +165,84 @@ def test_a_last_login_never_moves_back(
     session.expire_all()
     assert session.scalar(select(SaasUser.last_login_at)) == kept
     assert counts.updated == (kept != stored)
+
+
+def test_a_cleared_fingerprint_is_compared_in_full_and_restored_without_a_change(
+    session: Session,
+) -> None:
+    rows = [row("ana@example.com", full_name="Ana", role="Admin")]
+    upsert_people(session, rows, Preference.CREATE_UPDATE, stamp(1))
+    print_ = people(session)["ana@example.com"].fingerprint
+    assert print_
+    session.execute(update(Person).values(fingerprint=None))
+    logged = session.scalar(select(func.count()).select_from(Change))
+    again = upsert_people(session, rows, Preference.CREATE_UPDATE, stamp(2, 5))
+    assert (again.counts.updated, again.counts.unchanged) == (0, 1)
+    stored = people(session)["ana@example.com"]
+    assert stored.fingerprint == print_
+    assert stored.updated_at == T0
+    assert session.scalar(select(func.count()).select_from(Change)) == logged
+
+
+def test_a_value_changed_behind_a_kept_fingerprint_is_not_compared(session: Session) -> None:
+    """The fingerprint is why a re-sync is cheap: only rows whose source moved are read."""
+    rows = [row("ana@example.com", full_name="Ana")]
+    upsert_people(session, rows, Preference.CREATE_UPDATE, stamp(1))
+    session.execute(update(Person).values(full_name="Edited"))
+    again = upsert_people(session, rows, Preference.CREATE_UPDATE, stamp(2))
+    assert again.counts.unchanged == 1
+    assert people(session)["ana@example.com"].full_name == "Edited"
+
+
+def test_a_batch_larger_than_one_statement_creates_updates_and_logs_every_row(
+    session: Session,
+) -> None:
+    rows = [row(f"p{i}@example.com", full_name=f"P {i}") for i in range(1200)]
+    first = upsert_people(session, rows, Preference.CREATE_UPDATE, stamp(1))
+    assert first.counts.created == 1200
+    assert len(set(first.person_ids.values())) == 1200
+    for r in rows[::2]:
+        r.values["full_name"] += " (new)"
+    again = upsert_people(session, rows, Preference.CREATE_UPDATE, stamp(2))
+    assert (again.counts.updated, again.counts.unchanged) == (600, 600)
+    stored = people(session)
+    assert stored["p0@example.com"].full_name == "P 0 (new)"
+    assert stored["p1@example.com"].full_name == "P 1"
+    actions = session.execute(
+        select(Change.action, func.count()).group_by(Change.action).order_by(Change.action)
+    ).all()
+    assert actions == [("create", 1200), ("update", 600)]
+    update_row = session.scalar(
+        select(Change).where(Change.action == "update", Change.object_key == "p0@example.com")
+    )
+    assert update_row is not None
+    assert update_row.before == {"full_name": "P 0"}
+    assert update_row.after == {"full_name": "P 0 (new)"}
+
+
+def test_only_the_rows_whose_values_differ_are_written(
+    session: Session, statements: list[str]
+) -> None:
+    rows = [row(f"p{i}@example.com", full_name=f"P {i}") for i in range(50)]
+    upsert_people(session, rows, Preference.CREATE_UPDATE, stamp(1))
+    statements.clear()
+    upsert_people(session, rows, Preference.CREATE_UPDATE, stamp(2))
+    writes = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    # a no-change re-sync: one statement stamps the rows the batch saw, nothing else is written
+    assert len(writes) == 1
+    assert "last_synced_at" in writes[0]
+
+
+def test_a_rolled_back_batch_leaves_neither_rows_nor_change_rows(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory() as session:
+        upsert_people(session, [row("ana@example.com")], Preference.CREATE_UPDATE, stamp(1))
+        session.rollback()
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Person)) == 0
+        assert session.scalar(select(func.count()).select_from(Change)) == 0
+        # the staging table of the rolled-back transaction is made again on the next write
+        upsert_people(session, [row("ana@example.com")], Preference.CREATE_UPDATE, stamp(2))
+        session.commit()
+        assert session.scalar(select(func.count()).select_from(Change)) == 1

@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from inventory.changelog import set_actor
 from inventory.models import Person, SaasApp, SaasUser
+from inventory.records import add_records, set_fields
 from inventory.settings import Settings
+from inventory.timeutil import utcnow
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -38,13 +40,13 @@ def history(session: Session) -> None:
     set_actor(session, "integration", "lever", 7)
     person = Person(email="Zoë@Example.com", email_key="zoë@example.com", full_name="Zoë")
     account = SaasUser(app=SaasApp(name="Lever"), external_id="u-1", person=person)
-    session.add(account)
+    add_records(session, [person, account], utcnow())
     session.commit()
     set_actor(session, "integration", "lever", 8)
-    person.full_name = "Zoë Müller"
+    set_fields(session, person, {"full_name": "Zoë Müller"}, utcnow())
     session.commit()
     set_actor(session, "web", "admin@example.com")
-    account.status = "deactivated"
+    set_fields(session, account, {"status": "deactivated"}, utcnow())
     session.commit()
 
 

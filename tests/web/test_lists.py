@@ -22,6 +22,7 @@ from connector.jobs import lever_client, run_sync
 from connector.lever.simulator import LeverSimulator, SimulatorServer
 from inventory.changelog import set_actor
 from inventory.models import CustomField, Person, SaasApp, SaasUser
+from inventory.records import add_records, set_fields
 from inventory.settings import Settings
 from inventory.timeutil import utcnow
 from tests.conftest import API_KEY
@@ -179,7 +180,7 @@ def inventory(session_factory: sessionmaker[Session]) -> dict[str, int]:
                     last_synced_at=OLD),
             _person("di@corp.example", f"Di {EVIL}", "team member"),
         ]  # fmt: skip
-        session.add_all(people)
+        add_records(session, people, utcnow())
         lever = SaasApp(name="Lever", vendor="Lever")
         session.add(lever)
         session.flush()
@@ -187,8 +188,7 @@ def inventory(session_factory: sessionmaker[Session]) -> dict[str, int]:
         for ext, p, role in (("l-1", people[0], "super admin"), ("l-2", people[1], "interviewer")):
             user = SaasUser(app_id=lever.id, external_id=ext, email=p.email, email_key=p.email_key,
                             name=p.full_name, role=role, person_id=p.id)  # fmt: skip
-            session.add(user)
-            session.flush()
+            add_records(session, [user], utcnow())
             ids[ext] = user.id
     return ids
 
@@ -398,7 +398,7 @@ def test_person_page_shows_fields_accounts_and_history_newest_first(
         set_actor(session, "web", "admin")
         person = session.get(Person, ann)
         assert person is not None
-        person.job_title = "Head of <b>IT</b>"
+        set_fields(session, person, {"job_title": "Head of <b>IT</b>"}, utcnow())
     html = page(signed_in("viewer"), f"/people/{ann}")
     assert "Ann Archer" in html and "Head of &lt;b&gt;IT&lt;/b&gt;" in html
     assert "EU-1" in table(html, "person-custom-fields").rows[0]
@@ -417,7 +417,8 @@ def test_saas_user_page_shows_its_person_and_history(
         set_actor(session, "integration", "lever", run_id=None)
         user = session.get(SaasUser, user_id)
         assert user is not None
-        user.status, user.deactivated_at = "deactivated", datetime(2025, 1, 2, tzinfo=UTC)
+        gone = {"status": "deactivated", "deactivated_at": datetime(2025, 1, 2, tzinfo=UTC)}
+        set_fields(session, user, gone, utcnow())
     viewer = signed_in("viewer")
     html = page(viewer, f"/saas/lever/users/{user_id}")
     assert 'href="/people/{}"'.format(inventory["bob@corp.example"]) in html

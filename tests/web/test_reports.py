@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector import ledger
 from inventory.changelog import list_changes
-from inventory.models import CustomField, Person, SyncRun
+from inventory.models import CustomField, Person, SaasUser, SyncRun
 from inventory.queries import iter_people, iter_saas_users
+from inventory.records import add_records
 from inventory.timeutil import utcnow
 from tests.inventory.test_stats import XSS, seed
 from tests.web.conftest import SignIn
@@ -35,8 +36,10 @@ def viewer(signed_in: SignIn, session_factory: Factory) -> FlaskClient:
     with session_factory.begin() as session:
         seed(session)
         session.add(CustomField(name="cost_center"))
-        session.add(Person(email="Zoë@example.com", email_key="zoë@example.com",
-                           full_name="Zoë Ørsted", custom={"cost_center": TRICKY}))  # fmt: skip
+        zoe = Person(email="Zoë@example.com", email_key="zoë@example.com",
+                     full_name="Zoë Ørsted", custom={"cost_center": TRICKY})  # fmt: skip
+        seeded = [*session.scalars(select(Person)), *session.scalars(select(SaasUser))]
+        add_records(session, [*seeded, zoe], utcnow())
         with_errors = select(SyncRun).where(SyncRun.status == "completed_with_errors")
         run = session.scalars(with_errors).one()
         run.counts = {"people": {"created": 4, "updated": 1}, "saas_users": {"unchanged": 7}}
@@ -122,7 +125,7 @@ def test_a_long_list_streams_in_pieces(
     with session_factory.begin() as session:
         people = [{"email": f"p{n}@example.com", "email_key": f"p{n}@example.com",
                    "custom": {}} for n in range(2500)]  # fmt: skip
-        session.execute(insert(Person), people)
+        add_records(session, [Person(**p) for p in people], utcnow())
     browser = signed_in("viewer")
     response = browser.get("/reports/people.csv", buffered=False)
     chunks = list(response.iter_encoded())

@@ -48,12 +48,13 @@ class Operation:
 def _apply_deactivated(record: Record, user: dict[str, Any], ctx: RunContext) -> bool:
     """Mark the record deactivated at Lever's deactivation time."""
     when = user.get("deactivatedAt")
-    return mark_deactivated(record.user, from_ms(when) if type(when) is int else None, ctx.now)
+    moment = from_ms(when) if type(when) is int else None
+    return mark_deactivated(ctx.session, record.user, moment, ctx.now)
 
 
 def _apply_active(record: Record, user: dict[str, Any], ctx: RunContext) -> bool:
     """Mark the record active."""
-    return mark_active(record.user, ctx.now)
+    return mark_active(ctx.session, record.user, ctx.now)
 
 
 OPERATIONS: Mapping[str, Operation] = {

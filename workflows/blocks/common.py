@@ -1,11 +1,13 @@
 """What the Lever-facing blocks share: credential and preset checks, Lever errors as results,
-and the changes they make to SaaS users (through the ORM, so the change log sees them)."""
+and the changes they make to SaaS users (through `inventory.records`, which logs each one)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
 
 from connector.errors import (
     ConnectorError,
@@ -15,6 +17,7 @@ from connector.errors import (
     RetriableError,
 )
 from inventory.models import SaasUser
+from inventory.records import set_fields
 from workflows.context import Record
 from workflows.errors import RunFailed
 from workflows.registry import Block, CheckEnv, Preset, Result
@@ -102,22 +105,18 @@ def call_lever(call: Callable[[], T]) -> T:
         raise RunFailed(str(exc)) from None
 
 
-def mark_deactivated(user: SaasUser, when: datetime | None, now: datetime) -> bool:
+def mark_deactivated(
+    session: Session, user: SaasUser, when: datetime | None, now: datetime
+) -> bool:
     """Make the SaaS user deactivated (keeping a known deactivation time); True if it changed."""
-    changed = user.status != "deactivated"
-    user.status = "deactivated"
-    if when is not None and user.deactivated_at != when:
-        user.deactivated_at, changed = when, True
+    values: dict[str, Any] = {"status": "deactivated"}
+    if when is not None:
+        values["deactivated_at"] = when
     elif user.deactivated_at is None:
-        user.deactivated_at, changed = now, True
-    if changed:
-        user.updated_at = now
-    return changed
+        values["deactivated_at"] = now
+    return set_fields(session, user, values, now)
 
 
-def mark_active(user: SaasUser, now: datetime) -> bool:
+def mark_active(session: Session, user: SaasUser, now: datetime) -> bool:
     """Make the SaaS user active again; True if it changed."""
-    if user.status == "active" and user.deactivated_at is None:
-        return False
-    user.status, user.deactivated_at, user.updated_at = "active", None, now
-    return True
+    return set_fields(session, user, {"status": "active", "deactivated_at": None}, now)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.errors import ConnectorError, LeverNotFoundError
+from inventory.records import set_fields
 from inventory.timeutil import from_ms
 from workflows.blocks.common import (
     PresetBlock,
@@ -154,8 +155,8 @@ class SaasUserRole(PresetBlock):
         notes = [
             f"role {found.role!r}" if user.role == found.role else f"{verb} role {found.role!r}"
         ]
-        if not ctx.dry_run and user.role != found.role:
-            user.role = found.role
+        if not ctx.dry_run:
+            set_fields(ctx.session, user, {"role": found.role}, ctx.now)
         if found.deactivated_ms is not None and self.deactivate_user:
             notes.append(self._deactivate(ctx, record, from_ms(found.deactivated_ms), "in Lever"))
         return Result.success("; ".join(notes), 200)
@@ -173,7 +174,7 @@ class SaasUserRole(PresetBlock):
             return f"{why}: already deactivated"
         if ctx.dry_run:
             return f"{why}: would deactivate the SaaS user"
-        mark_deactivated(record.user, when, ctx.now)
+        mark_deactivated(ctx.session, record.user, when, ctx.now)
         return f"{why}: deactivated the SaaS user"
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from inventory.records import set_fields
 from workflows import templates
 from workflows.context import Record, RunContext
 from workflows.registry import Block, CheckEnv, Registry, Result
@@ -54,9 +55,7 @@ class Update(Block):
         if not changed:
             return Result.success("no change")
         if not ctx.dry_run:
-            for field, value in changed.items():
-                setattr(user, field, value)
-            user.updated_at = ctx.now
+            set_fields(ctx.session, user, changed, ctx.now)
         verb = "would set" if ctx.dry_run else "set"
         return Result.success(
             f"{verb} " + ", ".join(f"{f} to {_text(v)!r}" for f, v in changed.items())
