@@ -1,6 +1,7 @@
 """Sync benchmark: a full Lever sync of N simulated users against the raw floor, and its memory.
 
-Run as `python -m bench.sync_bench [--users N | --quick] [--database-url URL] [--profile]`.
+Run as `python -m bench.sync_bench [--users N | --quick] [--database-url URL] [--profile]
+[--json]`.
 
 Everything is unpaced (integration max_rps 0, simulator without rate limit) and the Lever
 simulator always runs in its own process (`invsync lever-sim`), so its CPU and its user list
@@ -8,20 +9,31 @@ are not charged to the process being measured. Figures printed:
 
 * full sync: records/s of a first sync into a fresh instance (the code path of `invsync sync`:
   `connector.jobs.run_sync` with a vault credential and a smart-mapped, launched integration);
-* raw floor: a plain `requests.Session` loop over the same pages plus one SQLite `executemany`
-  of (id, email, name) per user into a fresh file (WAL, synchronous=NORMAL), committed; the best
-  of a few runs, the first of which also warms the simulator's per-user JSON cache;
-* full sync / floor and no-change re-sync / floor (the second run over the same simulator);
+* raw floor: a plain `requests.Session` loop over the same pages, plus one write of one
+  (id, email, name) row per user into the kind of database the sync writes to:
+  - SQLite (no `--database-url`, or a SQLite one): one `executemany` into a fresh SQLite file
+    (WAL, synchronous=NORMAL), committed;
+  - PostgreSQL (`--database-url postgresql…`): one psycopg 3 `COPY bench_floor … FROM STDIN`
+    (`write_row` per user) into the database the URL names. The table is dropped and created in
+    a transaction of its own, then the COPY is committed; connecting is timed, as it is for SQLite.
+  The floor is the best of a few runs, the first of which also warms the simulator's per-user
+  JSON cache; the report says which floor it used;
+* full sync / floor and no-change re-sync / floor (the second run over the same simulator),
+  judged against the targets of the database in use: on SQLite a full sync <= 2.0x (aim 1.2x)
+  and a re-sync <= 1.5x (aim 1.0x); on PostgreSQL <= 3.0x and <= 2.0x;
 * memory: each size (N/10 and N) is synced in a fresh child process; its figure is the peak
   resident set during the sync (VmHWM, reset just before it starts) minus the resident set
   after setup (imports done, schema created, integration launched). RSS is what the OS sees,
   SQLite's and the allocator's memory included, so a sync that streams in bounded memory shows
   the same figure at both sizes. `ru_maxrss` is not used: a child started by vfork+exec
-  inherits its parent's peak in it, and it cannot be reset after setup.
+  inherits its parent's peak in it, and it cannot be reset after setup. Its target is a growth
+  from N/10 to N of at most 30 MB, on either database.
 
-The benchmark reports and does not judge: it exits 0 whatever the figures, and non-zero only
-when something broke. `--database-url` must name a disposable database: the benchmark drops and
-recreates every table there before each sync into a fresh instance.
+Each target is marked PASS or MISS, but the exit status does not judge: it is 0 whatever the
+figures, and non-zero only when something broke. `--json` prints the figures as one JSON object
+on stdout (the table then goes to stderr). `--database-url` must name a disposable database: the
+benchmark drops and recreates every table there (`bench_floor` included) before each sync into a
+fresh instance.
 """
 
 from __future__ import annotations
@@ -42,8 +54,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from time import perf_counter
-from typing import Any
+from typing import Any, TextIO
 
+import psycopg
 import requests
 from sqlalchemy import Engine, MetaData
 from sqlalchemy.engine import make_url
@@ -66,8 +79,7 @@ INTEGRATION = "lever-bench"
 SEED = 1
 PAGE_SIZE = 100
 FLOOR_RUNS = 3
-SYNC_RATIO_TARGET = 1.5
-RESYNC_RATIO_TARGET = 1.2
+FLOOR_TABLE = "bench_floor"
 GROWTH_TARGET_MB = 30.0
 PROFILE_LINES = 25
 SIM_COMMAND = ("-c", "from web.cli import main; main()", "lever-sim")
@@ -75,6 +87,33 @@ SIM_COMMAND = ("-c", "from web.cli import main; main()", "lever-sim")
 
 class BenchError(Exception):
     """Something the benchmark depends on did not work."""
+
+
+Row = tuple[str, str, str | None]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A ratio to the floor that a run must not exceed, and the one aimed at, if stated."""
+
+    limit: float
+    aim: float | None = None
+
+    def cell(self) -> str:
+        """The target column of the report."""
+        aim = "" if self.aim is None else f" (aim {self.aim:.1f}x)"
+        return f"<= {self.limit:.1f}x{aim}"
+
+    def met(self, ratio: float) -> bool:
+        """Whether a ratio meets the target (the limit, not the aim)."""
+        return ratio <= self.limit
+
+
+# (full sync / floor, no-change re-sync / floor) per kind of database
+TARGETS = {
+    "sqlite": (Target(2.0, aim=1.2), Target(1.5, aim=1.0)),
+    "postgresql": (Target(3.0), Target(2.0)),
+}
 
 
 @dataclass(frozen=True)
@@ -106,6 +145,8 @@ class Figures:
 
     users: int
     database: str
+    backend: str
+    floor: str
     floor_s: float
     sync_s: float
     resync_s: float
@@ -153,9 +194,9 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 # -- raw floor -------------------------------------------------------------------------------
 
 
-def fetch_rows(url: str) -> list[tuple[str, str, str | None]]:
+def fetch_rows(url: str) -> list[Row]:
     """Every user as (id, email, name), read page by page with a plain requests session."""
-    rows: list[tuple[str, str, str | None]] = []
+    rows: list[Row] = []
     params: dict[str, Any] = {"includeDeactivated": "true", "limit": PAGE_SIZE}
     with requests.Session() as http:
         http.auth = (API_KEY, PASSWORD)
@@ -169,7 +210,7 @@ def fetch_rows(url: str) -> list[tuple[str, str, str | None]]:
             params = {**params, "offset": page["next"]}
 
 
-def store_rows(path: Path, rows: Sequence[tuple[str, str, str | None]]) -> None:
+def store_rows(path: Path, rows: Sequence[Row]) -> None:
     """Insert the rows into a fresh SQLite file in one executemany, with the instance pragmas."""
     conn = sqlite3.connect(path)
     try:
@@ -182,13 +223,52 @@ def store_rows(path: Path, rows: Sequence[tuple[str, str, str | None]]) -> None:
         conn.close()
 
 
-def floor_seconds(url: str, folder: Path, users: int) -> float:
-    """The best time of a few plain read-and-insert runs (the first also warms the simulator)."""
+def copy_rows(database_url: str, rows: Sequence[Row]) -> None:
+    """COPY the rows into a freshly created `bench_floor` table of the PostgreSQL database."""
+    with psycopg.connect(**_libpq_params(database_url)) as conn:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")
+            cur.execute(
+                f"CREATE TABLE {FLOOR_TABLE} (id text PRIMARY KEY, email text NOT NULL, name text)"
+            )
+            conn.commit()
+            with cur.copy(f"COPY {FLOOR_TABLE} (id, email, name) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        conn.commit()
+
+
+def _libpq_params(database_url: str) -> dict[str, Any]:
+    """psycopg's connection parameters for a SQLAlchemy PostgreSQL URL (any driver)."""
+    url = make_url(database_url)
+    params: dict[str, Any] = url.translate_connect_args(username="user", database="dbname")
+    params.update(url.query)
+    return params
+
+
+def backend_of(database_url: str) -> str:
+    """The kind of database the sync writes to: "postgresql" or "sqlite"."""
+    if database_url and make_url(database_url).get_backend_name() == "postgresql":
+        return "postgresql"
+    return "sqlite"
+
+
+def floor_for(database_url: str, folder: Path) -> tuple[str, Callable[[int, Sequence[Row]], None]]:
+    """The floor's description, and how run n of it stores its rows."""
+    if backend_of(database_url) == "postgresql":
+        description = f"requests loop + one psycopg COPY into PostgreSQL table {FLOOR_TABLE}"
+        return description, lambda _n, rows: copy_rows(database_url, rows)
+    description = "requests loop + one executemany into a fresh SQLite file"
+    return description, lambda n, rows: store_rows(folder / f"floor-{n}.db", rows)
+
+
+def floor_seconds(url: str, users: int, store: Callable[[int, Sequence[Row]], None]) -> float:
+    """The best time of a few plain read-and-store runs (the first also warms the simulator)."""
     best = float("inf")
     for n in range(FLOOR_RUNS):
         started = perf_counter()
         rows = fetch_rows(url)
-        store_rows(folder / f"floor-{n}.db", rows)
+        store(n, rows)
         best = min(best, perf_counter() - started)
         if len(rows) != users:
             raise BenchError(f"the floor read {len(rows)} users, expected {users}")
@@ -315,14 +395,16 @@ def run_benchmark(users: int, database_url: str) -> Figures:
     """Time the floor, a first sync and a no-change re-sync, then measure memory at two sizes."""
     with simulator(users) as url, tempfile.TemporaryDirectory(prefix="invsync-floor-") as tmp:
         print(f"simulator with {users:,} users at {url}", file=sys.stderr)
-        floor_s = floor_seconds(url, Path(tmp), users)
-        print(f"  floor: {floor_s:.2f} s (best of {FLOOR_RUNS})", file=sys.stderr)
+        floor, store = floor_for(database_url, Path(tmp))
+        floor_s = floor_seconds(url, users, store)
+        print(f"  floor ({floor}): {floor_s:.2f} s (best of {FLOOR_RUNS})", file=sys.stderr)
         with instance_at(database_url, url) as instance:
             sync_s = timed_sync(instance, users)
             resync_s = timed_sync(instance, users)
     small = memory_in_child(max(1, users // 10), database_url)
     large = memory_in_child(users, database_url)
-    return Figures(users, database_label(database_url), floor_s, sync_s, resync_s, small, large)
+    label, backend = database_label(database_url), backend_of(database_url)
+    return Figures(users, label, backend, floor, floor_s, sync_s, resync_s, small, large)
 
 
 def database_label(database_url: str) -> str:
@@ -334,35 +416,83 @@ def database_label(database_url: str) -> str:
 
 def report(fig: Figures) -> str:
     """The results table: each figure with its target and PASS/MISS."""
-    growth = fig.large.sync_mb - fig.small.sync_mb
+    sync_target, resync_target = TARGETS[fig.backend]
+    growth = _growth_mb(fig)
     small, large = f"{fig.small.users:,}", f"{fig.large.users:,}"
     rows = [
         ("raw floor", f"{fig.users / fig.floor_s:,.0f} rec/s ({fig.floor_s:.2f} s)", "", ""),
         ("full sync", f"{fig.users / fig.sync_s:,.0f} rec/s ({fig.sync_s:.2f} s)", "", ""),
-        _ratio_row("full sync / floor", fig.sync_s / fig.floor_s, SYNC_RATIO_TARGET),
+        _ratio_row("full sync / floor", fig.sync_s / fig.floor_s, sync_target),
         ("no-change re-sync", f"{fig.users / fig.resync_s:,.0f} rec/s ({fig.resync_s:.2f} s)"),
-        _ratio_row("re-sync / floor", fig.resync_s / fig.floor_s, RESYNC_RATIO_TARGET),
+        _ratio_row("re-sync / floor", fig.resync_s / fig.floor_s, resync_target),
         (f"sync peak RSS, {small} users", _memory(fig.small), "", ""),
         (f"sync peak RSS, {large} users", _memory(fig.large), "", ""),
-        (f"growth {small} -> {large}", f"{growth:+.1f} MB", *_target(growth, GROWTH_TARGET_MB)),
+        (f"growth {small} -> {large}", f"{growth:+.1f} MB", *_growth_target(growth)),
     ]
     python, load = sys.version.split()[0], os.getloadavg()[0]
     head = [
         f"invsync sync benchmark: N={fig.users:,} users, database: {fig.database}",
+        f"floor ({fig.backend}): {fig.floor}, best of {FLOOR_RUNS}",
         f"unpaced; simulator in its own process; {os.cpu_count()} CPUs, load {load:.1f} at the"
         f" end; Python {python}",
     ]
     return "\n".join(head + _table(("figure", "value", "target", "result"), rows))
 
 
-def _ratio_row(name: str, ratio: float, target: float) -> tuple[str, ...]:
+def _growth_mb(fig: Figures) -> float:
+    """How much more the sync of N users added to the peak than the sync of N/10, in MB."""
+    return fig.large.sync_mb - fig.small.sync_mb
+
+
+def _ratio_row(name: str, ratio: float, target: Target) -> tuple[str, ...]:
     """A ratio line of the table."""
-    return (name, f"{ratio:.2f}x", *_target(ratio, target, unit="x"))
+    return (name, f"{ratio:.2f}x", target.cell(), _verdict(target.met(ratio)))
 
 
-def _target(value: float, limit: float, unit: str = " MB") -> tuple[str, str]:
-    """The target column (at most `limit`) and whether the value meets it."""
-    return f"<= {limit:g}{unit}", "PASS" if value <= limit else "MISS"
+def _growth_target(growth_mb: float) -> tuple[str, str]:
+    """The target column of the memory growth and whether it meets it."""
+    return f"<= {GROWTH_TARGET_MB:g} MB", _verdict(growth_mb <= GROWTH_TARGET_MB)
+
+
+def _verdict(met: bool) -> str:
+    """The result column."""
+    return "PASS" if met else "MISS"
+
+
+def figures_json(fig: Figures) -> str:
+    """The figures, their ratios and verdicts as one JSON object."""
+    sync_target, resync_target = TARGETS[fig.backend]
+    sync_ratio, resync_ratio = fig.sync_s / fig.floor_s, fig.resync_s / fig.floor_s
+    growth = _growth_mb(fig)
+
+    def ratio(value: float, target: Target) -> dict[str, Any]:
+        return {"value": value, "target": target.limit, "aim": target.aim, "met": target.met(value)}
+
+    def memory(mem: Memory) -> dict[str, Any]:
+        return {**asdict(mem), "sync_mb": mem.sync_mb, "peak_mb": mem.peak_kb / 1024}
+
+    data = {
+        "users": fig.users,
+        "database": fig.database,
+        "backend": fig.backend,
+        "floor": fig.floor,
+        "seconds": {"floor": fig.floor_s, "sync": fig.sync_s, "resync": fig.resync_s},
+        "records_per_s": {
+            "floor": fig.users / fig.floor_s,
+            "sync": fig.users / fig.sync_s,
+            "resync": fig.users / fig.resync_s,
+        },
+        "sync_over_floor": ratio(sync_ratio, sync_target),
+        "resync_over_floor": ratio(resync_ratio, resync_target),
+        "memory": {
+            "small": memory(fig.small),
+            "large": memory(fig.large),
+            "growth_mb": growth,
+            "target_mb": GROWTH_TARGET_MB,
+            "met": growth <= GROWTH_TARGET_MB,
+        },
+    }
+    return json.dumps(data, indent=2)
 
 
 def _memory(mem: Memory) -> str:
@@ -382,14 +512,18 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str
 # -- profile ---------------------------------------------------------------------------------
 
 
-def profile(users: int, database_url: str) -> None:
+def profile(users: int, database_url: str, out: TextIO) -> None:
     """cProfile a first sync and a re-sync (main thread), and the Lever read they overlap."""
     with simulator(users) as url:
         fetch_rows(url)  # warm the simulator's JSON cache, as the timed runs do
         with instance_at(database_url, url) as instance:
-            _print_profile("first sync, main thread", lambda: timed_sync(instance, users))
-            _print_profile("no-change re-sync, main thread", lambda: timed_sync(instance, users))
-        _print_profile("Lever read alone (the prefetch thread's work)", lambda: _read_all(url))
+
+            def sync() -> float:
+                return timed_sync(instance, users)
+
+            _print_profile("first sync, main thread", sync, out)
+            _print_profile("no-change re-sync, main thread", sync, out)
+        _print_profile("Lever read alone (the prefetch thread's work)", lambda: _read_all(url), out)
 
 
 def _read_all(url: str) -> None:
@@ -399,13 +533,13 @@ def _read_all(url: str) -> None:
             pass
 
 
-def _print_profile(title: str, work: Callable[[], object]) -> None:
+def _print_profile(title: str, work: Callable[[], object], out: TextIO) -> None:
     """Run `work` under cProfile and print the top entries by cumulative and by own time."""
     profiler = cProfile.Profile()
     profiler.runcall(work)
     for key in ("cumulative", "tottime"):
-        print(f"\n=== {title}: top {PROFILE_LINES} by {key} ===")
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats(key).print_stats(PROFILE_LINES)
+        print(f"\n=== {title}: top {PROFILE_LINES} by {key} ===", file=out)
+        pstats.Stats(profiler, stream=out).sort_stats(key).print_stats(PROFILE_LINES)
 
 
 # -- command line ----------------------------------------------------------------------------
@@ -423,6 +557,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--database-url", default="", help="a disposable database: its tables are dropped"
     )
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of a sync")
+    parser.add_argument(
+        "--json", action="store_true", help="print the figures as JSON (the table goes to stderr)"
+    )
     return parser.parse_args(argv)
 
 
@@ -442,9 +579,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(asdict(measure_memory(args.measure_memory, args.database_url))))
             return 0
         users = QUICK_USERS if args.quick else args.users
-        print(report(run_benchmark(users, args.database_url)))
+        figures = run_benchmark(users, args.database_url)
+        out = sys.stderr if args.json else sys.stdout
+        print(report(figures), file=out)
+        if args.json:
+            print(figures_json(figures))
         if args.profile:
-            profile(users, args.database_url)
+            profile(users, args.database_url, out)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
