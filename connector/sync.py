@@ -44,6 +44,9 @@ from inventory.upsert import (
 LEVER_APP = "Lever"
 # Records written together while Lever keeps pages coming: a few set statements per batch.
 BATCH_SIZE = 1000
+# Pages read ahead: enough for a whole batch (Lever pages hold 100 users) plus two, so a batch
+# is not cut short while its write runs; a fixed few MB, whatever the number of users.
+READ_AHEAD = BATCH_SIZE // 100 + 2
 # An address longer than this is not one (RFC 5321 allows 254); the sync key column holds 320.
 MAX_EMAIL = 320
 
@@ -230,7 +233,7 @@ class SyncEngine:
     def _read_all(self, plan: _Plan, summary: SyncSummary, stamp_time: datetime) -> bool:
         """Stream the pages, reading ahead while each batch is written; False when cancelled."""
         stamp = Stamp(summary.run_id, stamp_time, plan.mapper.stamp_custom)
-        pages = Prefetcher(self.pages) if self.prefetch else iter(self.pages)
+        pages = Prefetcher(self.pages, READ_AHEAD) if self.prefetch else iter(self.pages)
         batch = _Batch()
         last_commit = self.clock()
         try:

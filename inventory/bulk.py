@@ -8,7 +8,7 @@ table (a staging table or the change log). Values go through each column's own b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Column, Connection, MetaData, Table, text
@@ -24,11 +24,7 @@ def copy_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]])
         return
     conn = session.connection()
     names = _present(table, rows)
-    procs = [_processor(conn, table.c[name]) for name in names]
-    values = [
-        tuple(p(row.get(n)) if p else row.get(n) for n, p in zip(names, procs, strict=True))
-        for row in rows
-    ]
+    values = list(zip(*(_column(conn, table.c[n], rows) for n in names), strict=True))
     raw = conn.connection.dbapi_connection
     if conn.dialect.name == "postgresql":
         _copy_pg(raw, table.name, names, values)
@@ -46,9 +42,12 @@ def _present(table: Table, rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return [c.name for c in table.columns if c.name in keys]
 
 
-def _processor(conn: Connection, column: Column[Any]) -> Callable[[Any], Any] | None:
-    """The column type's bind processing for this dialect, if it has any."""
-    return column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+def _column(conn: Connection, column: Column[Any], rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """One column's values across the rows, through the column type's bind processing (a
+    column at a time, so the per-value work stays in C-level map calls)."""
+    raw = [row.get(column.name) for row in rows]
+    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return raw if process is None else list(map(process, raw))
 
 
 def _copy_pg(raw: Any, name: str, columns: list[str], values: list[tuple[Any, ...]]) -> None:

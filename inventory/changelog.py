@@ -244,7 +244,13 @@ def _json(value: Any) -> Any:
 
 def _snapshot(spec: _Tracked, values: Mapping[str, Any]) -> dict[str, Any]:
     """The tracked columns among the given values, JSON-safe."""
-    return {c: _json(values[c]) for c in spec.columns if c in values}
+    plain = _PLAIN
+    return {
+        c: v if type(v) in plain else _json(v)
+        for c in spec.columns
+        if c in values
+        for v in (values[c],)
+    }
 
 
 # --- reading --------------------------------------------------------------------------------

@@ -407,7 +407,7 @@ def _insert_staged(
         full = values | extra
         row_id = ids[tuple(full[n] for n in natural)]
         by_key[values[natural[-1]]] = row_id
-        batch.created(object_type, row_id, {k: v for k, v in full.items() if k != "action"})
+        batch.created(object_type, row_id, full)  # only tracked columns are logged
     return by_key
 
 
