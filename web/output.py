@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
+
+from web import csvout
 
 FORMATS = ("table", "json", "csv")
 
@@ -32,13 +33,9 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], out: TextIO) -> None:
-    """CSV with a header row; missing values are empty cells."""
-    writer = csv.DictWriter(
-        out, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n"
-    )
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in flatten(row).items()})
+    """CSV with a header row (the one CSV dialect, `web.csvout`); missing values are empty."""
+    flat = (flatten(row) for row in rows)
+    csvout.write(out, columns, ([values.get(c) for c in columns] for values in flat))
 
 
 def write_table(rows: Iterable[dict[str, Any]], columns: Sequence[str], out: TextIO) -> int:

@@ -1,8 +1,12 @@
-"""Web fixtures: the app on the test instance, a client, and signed-in clients of each role."""
+"""Web fixtures: the app on the test instance, a client, signed-in clients of each role, and
+the `invsync` command runner."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -16,6 +20,26 @@ from web.app import create_app
 
 PASSWORD = "correct horse battery"
 SignIn = Callable[[str], FlaskClient]
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def invsync(settings: Settings) -> Run:
+    """Run `invsync ARGS` (stdin may be given) as a user would, on the test's instance and
+    database, with none of the caller's INVSYNC_ settings; output is UTF-8 text, line ends as
+    written."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVSYNC_")}
+    env["INVSYNC_HOME"] = str(settings.home)
+    env["INVSYNC_DATABASE_URL"] = settings.db_url
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "web", *args]
+        done = subprocess.run(cmd, input=stdin.encode(), capture_output=True, env=env, timeout=120)
+        # decoded as written: text mode would turn the CSV's CRLF line ends into "\n"
+        out, err = done.stdout.decode(), done.stderr.decode()
+        return subprocess.CompletedProcess(done.args, done.returncode, out, err)
+
+    return run
 
 
 @pytest.fixture

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Callable
 
 import pytest
 from sqlalchemy.orm import Session
@@ -14,24 +10,8 @@ from sqlalchemy.orm import Session
 from inventory.changelog import set_actor
 from inventory.models import Person, SaasApp, SaasUser
 from inventory.records import add_records, set_fields
-from inventory.settings import Settings
 from inventory.timeutil import utcnow
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def invsync(settings: Settings) -> Run:
-    """Run `invsync ARGS` on the test's instance and database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INVSYNC_")}
-    env["INVSYNC_HOME"] = str(settings.home)
-    env["INVSYNC_DATABASE_URL"] = settings.db_url
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "web", *args]
-        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-
-    return run
+from tests.web.conftest import Run
 
 
 @pytest.fixture

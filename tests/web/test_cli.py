@@ -8,16 +8,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from connector.lever.simulator import LeverSimulator, SimulatorServer
-from inventory.settings import Settings
 from tests.conftest import API_KEY
+from tests.web.conftest import Run
 
-Run = Callable[..., subprocess.CompletedProcess[str]]
 Sim = tuple[LeverSimulator, SimulatorServer]
 PERSON_KEYS = {
     "username", "email", "first_name", "last_name", "full_name", "role", "job_title", "status",
@@ -27,22 +25,6 @@ SAAS_KEYS = {
     "app", "external_id", "email", "name", "role", "status", "created_at", "deactivated_at",
     "last_login_at", "last_seen_at", "person_email",
 }  # fmt: skip
-
-
-@pytest.fixture
-def invsync(settings: Settings) -> Run:
-    """Run `invsync ARGS` on a fresh instance and database; stdin may be given."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INVSYNC_")}
-    env["INVSYNC_HOME"] = str(settings.home)
-    env["INVSYNC_DATABASE_URL"] = settings.db_url
-
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "web", *args]
-        return subprocess.run(
-            cmd, input=stdin, capture_output=True, text=True, env=env, timeout=120
-        )
-
-    return run
 
 
 @pytest.fixture

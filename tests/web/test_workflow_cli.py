@@ -4,10 +4,7 @@ meet them: real processes, real exit codes, the simulator behind them."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,10 +19,10 @@ from connector.lever.simulator import LeverSimulator, SimulatorServer
 from inventory.models import SaasUser
 from inventory.settings import Settings
 from tests.conftest import API_KEY
+from tests.web.conftest import Run
 from vault.keys import load_keyring
 from vault.store import Vault
 
-Run = Callable[..., subprocess.CompletedProcess[str]]
 Sim = tuple[LeverSimulator, SimulatorServer]
 EXAMPLES = Path(__file__).parents[2] / "examples" / "workflows"
 ROLE_FILE = str(EXAMPLES / "lever-user-role.json")
@@ -35,21 +32,6 @@ RUN_KEYS = {
     "pending_approvals", "message", "started_at", "finished_at",
 }  # fmt: skip
 STEP_KEYS = {"record", "saas_user_id", "block", "outcome", "message", "status_code", "at"}
-
-
-@pytest.fixture
-def invsync(settings: Settings) -> Run:
-    """Run `invsync ARGS` on a fresh instance and database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INVSYNC_")}
-    env["INVSYNC_HOME"] = str(settings.home)
-    env["INVSYNC_DATABASE_URL"] = settings.db_url
-
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "web", *args]
-        return subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env,
-                              timeout=120)  # fmt: skip
-
-    return run
 
 
 @pytest.fixture

@@ -26,8 +26,6 @@ SaaS app or record is a 404.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -68,6 +66,7 @@ from inventory.queries import (
 )
 from inventory.rules import CUSTOM_PREFIX, OPERATORS, AllOf, FieldSpec, Rule, parse_rule
 from inventory.timeutil import utcnow
+from web import csvout
 from web.http import db
 from web.security import current_account, requires
 
@@ -77,7 +76,6 @@ PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_SIZE = 50
 DEFAULT_SORT = "email"
 HISTORY_LIMIT = 200
-CSV_BATCH = 500
 KNOWN_APPS = ("Lever",)
 PEOPLE_DEFAULT_COLS = ("email", "full_name", "role", "job_title", "status", "last_synced_at")
 SAAS_DEFAULT_COLS = ("email", "name", "role", "status", "last_login_at", "person_email")
@@ -85,8 +83,6 @@ _NO_VALUE_OPS = frozenset({"is_empty", "is_not_empty"})
 _LIST_OPS = frozenset({"in", "not_in"})
 _DAYS_OPS = frozenset({"older_than_days", "newer_than_days"})
 _STATE_KEYS = ("q", "f", "sort", "dir", "cols", "size")
-# A cell starting with one of these is a formula to a spreadsheet: exported with a leading '.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 LABELS = {
     "email": "Email",
     "username": "Username",
@@ -492,29 +488,8 @@ def csv_response(kind: ListKind, query: ListQuery) -> Response:
 
 
 def csv_lines(rows: Iterable[Mapping[str, Any]], cols: Sequence[str]) -> Iterator[str]:
-    """The CSV text of the rows: a header of column names, then a few hundred rows per chunk."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(cols)
-    for n, item in enumerate(rows, 1):
-        writer.writerow([csv_cell(cell(item, c)) for c in cols])
-        if n % CSV_BATCH == 0:
-            yield _drain(buffer)
-    yield _drain(buffer)
-
-
-def csv_cell(value: Any) -> str:
-    """A value as CSV text; text a spreadsheet would run as a formula gets a leading quote."""
-    text = _shown(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def _drain(buffer: io.StringIO) -> str:
-    """What the buffer holds, emptying it."""
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
+    """The CSV text of the rows' shown values: a header of column names, then the rows."""
+    return csvout.lines(cols, ([_shown(cell(item, c)) for c in cols] for item in rows))
 
 
 # --- saved views -----------------------------------------------------------------------------

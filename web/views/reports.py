@@ -7,8 +7,6 @@ download has a header row and flattens nested values (custom fields, counts, bef
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from inventory.changelog import list_changes
 from inventory.models import CustomField
 from inventory.queries import iter_people, iter_saas_users
 from inventory.timeutil import utcnow
+from web import csvout
 from web.commands.lists import PERSON_COLUMNS, SAAS_COLUMNS
 from web.output import flatten
 from web.security import requires
@@ -30,7 +29,6 @@ from web.security import requires
 bp = Blueprint("reports", __name__)
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
-_FLUSH_EVERY = 200
 _COUNTS = ("created", "updated", "unchanged", "skipped")
 RUN_COLUMNS = [
     "run_id", "integration", "trigger", "status", "started_at", "finished_at", "fetched",
@@ -194,20 +192,6 @@ def _json(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
 
 def _csv(report: Report, rows: Iterator[dict[str, Any]], session: Session) -> Iterator[str]:
     """CSV with a header row, handed out a few hundred rows at a time."""
-    buffer = io.StringIO()
     columns = report.columns(session)
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for i, row in enumerate(rows, start=1):
-        writer.writerow({k: "" if v is None else v for k, v in report.csv_row(row).items()})
-        if i % _FLUSH_EVERY == 0:
-            yield _drain(buffer)
-    yield _drain(buffer)
-
-
-def _drain(buffer: io.StringIO) -> str:
-    """What the buffer holds, emptying it."""
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
+    flat = (report.csv_row(row) for row in rows)
+    return csvout.lines(columns, ([values.get(c) for c in columns] for values in flat))
