@@ -43,8 +43,9 @@ collation, whatever the database's locale. Python and SQL therefore agree on bot
 
 from __future__ import annotations
 
+import math
 import string
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias, cast
@@ -71,8 +72,11 @@ __all__ = [
     "Rule",
     "compile_rule",
     "evaluate",
+    "parse_filter",
+    "parse_filters",
     "parse_rule",
     "specs_from_columns",
+    "split_filter",
     "to_doc",
 ]
 
@@ -370,6 +374,78 @@ def _column_kind(column: ColumnElement[Any]) -> str:
     if issubclass(python_type, datetime):
         return "datetime"
     return "number" if issubclass(python_type, int | float) else "string"
+
+
+# --- `field:op:value` filters -----------------------------------------------------------------
+# The one short form of a condition, for list pages (`f=`), saved views and the API (`filter=`).
+
+
+def parse_filters(texts: Sequence[str], fields: Mapping[str, FieldSpec]) -> Rule | None:
+    """The rule all the filters make together (None when there are none)."""
+    rules = tuple(parse_filter(text, fields) for text in texts)
+    if not rules:
+        return None
+    return rules[0] if len(rules) == 1 else AllOf(rules)
+
+
+def parse_filter(text: str, fields: Mapping[str, FieldSpec]) -> Rule:
+    """One `field:op:value` filter as a checked condition; its error names the filter."""
+    field, op, value = split_filter(text, fields)
+    try:
+        return parse_rule(_filter_doc(field, op, value, fields.get(field)), fields)
+    except RuleError as exc:
+        raise RuleError(f"filter {text!r}: {exc}") from None
+
+
+def split_filter(text: str, fields: Iterable[str] = ()) -> tuple[str, str, str]:
+    """FIELD, OP and VALUE of `FIELD:OP:VALUE`. A known field's name may hold colons (custom
+    field names can), so the longest known name the text starts with wins; the value is the
+    rest of the text, colons included."""
+    for name in sorted(fields, key=len, reverse=True):
+        if text.startswith(name + ":"):
+            op, _, value = text[len(name) + 1 :].partition(":")
+            if op:
+                return name, op, value
+    field, sep, rest = text.partition(":")
+    op, _, value = rest.partition(":")
+    if not sep or not field or not op:
+        raise RuleError(f"filter {text!r}: write it as field:op:value, e.g. status:eq:active")
+    return field, op, value
+
+
+def _filter_doc(field: str, op: str, value: str, spec: FieldSpec | None) -> dict[str, Any]:
+    """The rule document of one filter, its value typed as the operator and field need: list
+    items split on commas and stripped, days as a whole number, numbers and true/false parsed
+    for such fields; any other value is the text exactly as written."""
+    doc: dict[str, Any] = {"field": field, "op": op}
+    if op in _NO_VALUE_OPS:
+        return doc
+    kind = spec.type if spec is not None else "string"
+    if op in _LIST_OPS:
+        doc["value"] = [_filter_value(part.strip(), kind) for part in value.split(",")]
+    elif op in _DAYS_OPS:
+        doc["value"] = int(value.strip()) if value.strip().isdigit() else value
+    else:
+        doc["value"] = _filter_value(value, kind)
+    return doc
+
+
+def _filter_value(text: str, kind: str) -> Any:
+    """Text as a number (an integer when it is one; `1e3` is 1000.0; nan and inf stay text) or
+    as true/false, for fields of those kinds; otherwise unchanged."""
+    if kind == "bool" and text.strip().lower() in ("true", "false"):
+        return text.strip().lower() == "true"
+    if kind != "number":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
 
 
 # --- evaluation in Python --------------------------------------------------------------------

@@ -241,7 +241,7 @@ def test_the_filter_form_adds_a_filter_and_keeps_the_view(
         ("f=role:equals:x", "unknown operator 'equals'"),
         ("f=salary:eq:1", "unknown field 'salary'"),
         ("f=last_synced_at:older_than_days:soon", "needs a whole number of days"),
-        ("f=role", "write it as field:operator:value"),
+        ("f=role", "write it as field:op:value"),
         ("sort=password", "cannot sort by 'password'"),
         ("cols=email,secret", "unknown column 'secret'"),
         ("size=5000", "size must be one of"),

@@ -17,17 +17,13 @@ from sqlalchemy.orm import Session
 from inventory import queries
 from inventory.errors import NotFoundError, RuleError
 from inventory.models import Person, SaasApp, SaasUser
-from inventory.rules import AllOf, FieldSpec, Rule, parse_rule
+from inventory.rules import AllOf, FieldSpec, Rule, parse_filter, parse_rule
 from inventory.timeutil import utcnow
 from inventory.upsert import email_key
 from web.api import bp, schemas
 from web.api.spec import operation, query
 from web.http import db
 from web.security import requires
-
-_NO_VALUE = frozenset({"is_empty", "is_not_empty"})
-_LISTS = frozenset({"in", "not_in"})
-_DAYS = frozenset({"older_than_days", "newer_than_days"})
 
 
 @bp.get("/people")
@@ -97,7 +93,7 @@ def _paging(args: Mapping[str, Any]) -> dict[str, Any]:
 
 def read_rule(args: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> Rule | None:
     """Every `filter` and the `rule` as one checked rule, or None when there are none."""
-    parts = [_filter_rule(text, fields) for text in args.get("filter") or ()]
+    parts = [parse_filter(text, fields) for text in args.get("filter") or ()]
     if args.get("rule"):
         parts.append(parse_rule(_rule_doc(args["rule"]), fields))
     if not parts:
@@ -111,46 +107,6 @@ def _rule_doc(text: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise RuleError(f"rule: not valid JSON ({exc})") from None
-
-
-def _filter_rule(text: str, fields: Mapping[str, FieldSpec]) -> Rule:
-    """One `field:op:value` filter as a checked condition; its error names the filter."""
-    field, sep, rest = text.partition(":")
-    op, _, value = rest.partition(":")
-    if not sep or not op:
-        raise RuleError(f"filter {text!r}: write it as field:op:value, e.g. status:eq:active")
-    doc: dict[str, Any] = {"field": field, "op": op}
-    if op not in _NO_VALUE:
-        kind = fields[field].type if field in fields else "string"
-        doc["value"] = _filter_value(op, value, kind)
-    try:
-        return parse_rule(doc, fields)
-    except RuleError as exc:
-        raise RuleError(f"filter {text!r}: {exc}") from None
-
-
-def _filter_value(op: str, text: str, kind: str) -> Any:
-    """A filter's value text, typed the way its operator and field need."""
-    if op in _LISTS:
-        return [_typed(part, kind) for part in text.split(",")]
-    if op in _DAYS:
-        return int(text) if text.isdigit() else text
-    return _typed(text, kind)
-
-
-def _typed(text: str, kind: str) -> Any:
-    """Text as a number or true/false for such fields; anything else stays text."""
-    if kind == "bool" and text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    if kind == "number":
-        try:
-            return int(text)
-        except ValueError:
-            try:
-                return float(text)
-            except ValueError:
-                return text
-    return text
 
 
 # --- ids for the list items -------------------------------------------------------------------

@@ -48,7 +48,7 @@ from flask.typing import ResponseReturnValue
 
 from inventory import saved_views
 from inventory.changelog import list_changes
-from inventory.errors import ConfigError, NotFoundError, RuleError
+from inventory.errors import ConfigError, NotFoundError
 from inventory.models import Account
 from inventory.queries import (
     PEOPLE_COLUMNS,
@@ -64,7 +64,7 @@ from inventory.queries import (
     person_detail,
     saas_user_detail,
 )
-from inventory.rules import CUSTOM_PREFIX, OPERATORS, AllOf, FieldSpec, Rule, parse_rule
+from inventory.rules import CUSTOM_PREFIX, OPERATORS, FieldSpec, Rule, parse_filters
 from inventory.timeutil import utcnow
 from web import csvout
 from web.http import db
@@ -79,9 +79,6 @@ HISTORY_LIMIT = 200
 KNOWN_APPS = ("Lever",)
 PEOPLE_DEFAULT_COLS = ("email", "full_name", "role", "job_title", "status", "last_synced_at")
 SAAS_DEFAULT_COLS = ("email", "name", "role", "status", "last_login_at", "person_email")
-_NO_VALUE_OPS = frozenset({"is_empty", "is_not_empty"})
-_LIST_OPS = frozenset({"in", "not_in"})
-_DAYS_OPS = frozenset({"older_than_days", "newer_than_days"})
 _STATE_KEYS = ("q", "f", "sort", "dir", "cols", "size")
 LABELS = {
     "email": "Email",
@@ -245,62 +242,6 @@ def _size(text: str | None) -> int:
     if not text.isdigit() or int(text) not in PAGE_SIZES:
         raise ConfigError(f"size must be one of {', '.join(map(str, PAGE_SIZES))}")
     return int(text)
-
-
-def parse_filters(texts: Sequence[str], fields: Mapping[str, FieldSpec]) -> Rule | None:
-    """The rule all `f=FIELD:OP:VALUE` filters make together (None when there are none)."""
-    if not texts:
-        return None
-    return AllOf(tuple(parse_filter(text, fields) for text in texts))
-
-
-def parse_filter(text: str, fields: Mapping[str, FieldSpec]) -> Rule:
-    """One filter as a rule condition, checked against the list's fields."""
-    field, op, value = split_filter(text, fields)
-    try:
-        return parse_rule(_condition(field, op, value, fields.get(field)), fields)
-    except RuleError as exc:
-        raise RuleError(f"filter {text!r}: {exc}") from None
-
-
-def split_filter(text: str, fields: Iterable[str]) -> tuple[str, str, str]:
-    """FIELD, OP and VALUE of `FIELD:OP:VALUE`; a known field may hold colons itself."""
-    for name in sorted(fields, key=len, reverse=True):
-        if text.startswith(name + ":"):
-            op, _, value = text[len(name) + 1 :].partition(":")
-            return name, op, value
-    field, sep, rest = text.partition(":")
-    if not sep:
-        raise RuleError(f"filter {text!r}: write it as field:operator:value")
-    op, _, value = rest.partition(":")
-    return field, op, value
-
-
-def _condition(field: str, op: str, value: str, spec: FieldSpec | None) -> dict[str, Any]:
-    """The rule document of one filter, its value typed as the operator and field need."""
-    doc: dict[str, Any] = {"field": field, "op": op}
-    if op in _NO_VALUE_OPS:
-        return doc
-    kind = spec.type if spec is not None else "string"
-    if op in _LIST_OPS:
-        doc["value"] = [_typed(part.strip(), kind) for part in value.split(",")]
-    elif op in _DAYS_OPS:
-        doc["value"] = int(value) if value.strip().isdigit() else value
-    else:
-        doc["value"] = _typed(value, kind)
-    return doc
-
-
-def _typed(value: str, kind: str) -> Any:
-    """A filter value as the field's type: numbers and true/false parsed, the rest as text."""
-    if kind == "number":
-        try:
-            return float(value) if "." in value else int(value)
-        except ValueError:
-            return value
-    if kind == "bool" and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return value
 
 
 # --- links -----------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from typing import Any
 
@@ -11,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from inventory.models import CustomField, Person, SaasApp, SaasUser
 from tests.web.api.conftest import Bearer, Headers
+from tests.web.conftest import SignIn
 
 PEOPLE = [
     ("ada@example.com", "Ada Lovelace", "Admin", "active"),
@@ -96,6 +99,24 @@ def test_people_search_and_filters_combine(
     assert emails(found) == ["ada@example.com", "Bob@Example.com", "dee@example.com"]
     empty = get(client, viewer, "/api/v1/people", filter="job_title:is_empty")
     assert len(empty["items"]) == 5 and empty["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        ["role:in:Admin, Interviewer"],
+        ["custom.Team:eq:IT", "status:ne:inactive"],
+        ["full_name:contains:a:", "email:ends_with:example.com"],
+    ],
+)
+def test_the_api_and_the_list_page_read_filters_alike(
+    client: FlaskClient, viewer: Headers, seeded: None, signed_in: SignIn, filters: list[str]
+) -> None:
+    api = emails(get(client, viewer, "/api/v1/people", filter=filters, sort="email"))
+    page = signed_in("viewer").get("/people", query_string={"f": filters, "format": "csv"})
+    assert page.status_code == 200
+    listed = [row["email"] for row in csv.DictReader(io.StringIO(page.get_data(as_text=True)))]
+    assert api == listed
 
 
 def test_one_person_by_the_id_the_list_gives(
