@@ -10,7 +10,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from connector import integrations
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from connector.sync import SyncSummary
 from inventory.db import init_db
 from inventory.errors import NotFoundError

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations
 from connector.activity import NOT_AVAILABLE, ActivityOutcome, read_login_activity
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.models import Integration, SaasUser
 from inventory.settings import Settings
 from inventory.timeutil import from_ms, to_ms

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.dryrun import dry_run
-from connector.lever.simdata import ANCHOR_MS
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import ANCHOR_MS, LeverSimulator, SimulatorServer
 from inventory.errors import ConfigError
 from inventory.models import Base, Person, SaasUser, SyncRun
 from inventory.settings import Settings

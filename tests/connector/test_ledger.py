@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector import integrations, ledger
 from connector.errors import AlreadyRunningError
 from connector.jobs import run_sync
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from connector.sync import SyncSummary
 from inventory.errors import ConfigError, NotFoundError
 from inventory.models import Person, SyncRun

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations
 from connector.jobs import lever_client, run_sync
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from connector.sync import SyncSummary
 from inventory.models import Change, SaasUser, SyncRun
 from inventory.settings import Settings

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from connector import integrations
 from connector.errors import LeverAuthError
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from connector.preview import preview
 from inventory.models import CustomField, Integration, Person
 from inventory.settings import Settings

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.lever.schemas import _SCHEMA, _fast, load_user
-from connector.lever.simdata import generate_users
+from connector.lever.sim import generate_users
 
 ODD_VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(-10, 2**62), st.floats(allow_nan=False),

@@ -14,13 +14,16 @@ from urllib.parse import quote, unquote
 import pytest
 import requests
 
-from connector.lever.simdata import ANCHOR_MS, BUILTIN_ROLES, USER_FIELDS, generate_users
-from connector.lever.simulator import (
+from connector.lever.sim import (
+    ANCHOR_MS,
+    BUILTIN_ROLES,
+    USER_FIELDS,
     LeverSimulator,
     SimulatorServer,
     decode_offset,
     encode_offset,
     format_start_line,
+    generate_users,
     serve_forever,
 )
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations, ledger
 from connector.errors import AlreadyRunningError, NotLaunchedError
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.errors import NotFoundError
 from inventory.settings import Settings
 from tests.conftest import Gate, run_finished

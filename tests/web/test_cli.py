@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from tests.conftest import API_KEY
 from tests.web.conftest import Run
 

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.models import Person, SaasUser, SyncRun
 from tests.conftest import API_KEY, Gate, run_finished
 from tests.web.conftest import SignIn, csrf_of

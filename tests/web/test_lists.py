@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations
 from connector.jobs import lever_client, run_sync
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.changelog import set_actor
 from inventory.models import CustomField, Person, SaasApp, SaasUser
 from inventory.records import add_records, set_fields

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import ledger
 from connector.jobs import run_sync
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.settings import Settings
 from tests.conftest import Gate
 from tests.connector.test_ledger import (

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations, schedules
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from connector.scheduler import Lease
 from inventory.db import transaction
 from inventory.models import SyncRun

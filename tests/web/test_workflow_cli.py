@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations
 from connector.jobs import run_sync
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.models import SaasUser
 from inventory.settings import Settings
 from tests.conftest import API_KEY

@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations
 from connector.jobs import lever_client, run_sync
-from connector.lever.simdata import ANCHOR_MS
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import ANCHOR_MS, LeverSimulator, SimulatorServer
 from connector.sync import SyncSummary
 from inventory.models import SaasUser
 from inventory.settings import Settings

@@ -21,7 +21,7 @@ def lever_sim(
     port: int, users: int, seed: int, api_key: str | None, no_rate_limit: bool, host: str
 ) -> None:
     """Serve a faithful local Lever users API under /v1."""
-    from connector.lever.simulator import serve_forever
+    from connector.lever.sim import serve_forever
 
     serve_forever(port, users, seed, api_key, not no_rate_limit, host=host)
 

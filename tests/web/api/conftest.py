@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from tests.conftest import API_KEY
 
 Headers = dict[str, str]

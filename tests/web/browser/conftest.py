@@ -30,7 +30,7 @@ from werkzeug.serving import make_server
 
 from connector import integrations
 from connector.jobs import run_sync
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.settings import Settings
 from tests.conftest import API_KEY
 from tests.web.conftest import PASSWORD

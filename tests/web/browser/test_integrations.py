@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from tests.conftest import API_KEY
 from tests.web.browser.conftest import CREDENTIAL, PLACEHOLDER, SignInAs
 

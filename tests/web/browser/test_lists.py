@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
-from connector.lever.simulator import LeverSimulator
+from connector.lever.sim import LeverSimulator
 from tests.web.browser.conftest import EVIL, SignInAs
 
 FRAGMENT = "clarke"

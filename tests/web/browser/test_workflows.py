@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Locator, Page, expect
 
-from connector.lever.simulator import LeverSimulator
+from connector.lever.sim import LeverSimulator
 from tests.web.browser.conftest import CREDENTIAL, SignInAs
 
 NAME = "Deactivate stale Lever users"
