@@ -44,6 +44,7 @@ collation, whatever the database's locale. Python and SQL therefore agree on bot
 from __future__ import annotations
 
 import math
+import operator
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -80,36 +81,11 @@ __all__ = [
     "to_doc",
 ]
 
-OPERATORS = (
-    "eq",
-    "ne",
-    "in",
-    "not_in",
-    "contains",
-    "starts_with",
-    "ends_with",
-    "is_empty",
-    "is_not_empty",
-    "gt",
-    "lt",
-    "older_than_days",
-    "newer_than_days",
-)
 FIELD_TYPES = ("string", "datetime", "number", "bool")
 CUSTOM_PREFIX = "custom."
 MAX_DEPTH = 32
 MAX_DAYS = 100_000
 
-_TEXT_OPS = frozenset({"contains", "starts_with", "ends_with"})
-_LIST_OPS = frozenset({"in", "not_in"})
-_DAYS_OPS = frozenset({"older_than_days", "newer_than_days"})
-_NO_VALUE_OPS = frozenset({"is_empty", "is_not_empty"})
-_KIND_OPS = {
-    "string": frozenset({"eq", "ne", "in", "not_in", *_TEXT_OPS, *_NO_VALUE_OPS}),
-    "datetime": frozenset({"eq", "ne", "gt", "lt", *_DAYS_OPS, *_NO_VALUE_OPS}),
-    "number": frozenset({"eq", "ne", "in", "not_in", "gt", "lt", *_NO_VALUE_OPS}),
-    "bool": frozenset({"eq", "ne", "in", "not_in", *_NO_VALUE_OPS}),
-}
 _KIND_NOUN = {
     "string": "text",
     "datetime": "a datetime",
@@ -258,7 +234,9 @@ def _parse_value(op: str, doc: Mapping[str, Any], path: Path) -> Any:
         return None
     if "value" not in doc:
         raise _error(path, f"missing ({op!r} needs a value)")
-    return _VALUE_PARSERS.get(op, _parse_scalar)(op, doc["value"], path)
+    read = _OPS[op].value
+    assert read is not None  # operators that take no value returned above
+    return read(op, doc["value"], path)
 
 
 def _parse_scalar(op: str, value: Any, path: Path) -> Any:
@@ -299,19 +277,6 @@ def _parse_days(op: str, value: Any, path: Path) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
         raise _error(path, f"{op!r} needs a whole number of days from 0 to {MAX_DAYS}")
     return value
-
-
-_VALUE_PARSERS: dict[str, Callable[[str, Any, Path], Any]] = {
-    "in": _parse_list,
-    "not_in": _parse_list,
-    "contains": _parse_text,
-    "starts_with": _parse_text,
-    "ends_with": _parse_text,
-    "gt": _parse_bound,
-    "lt": _parse_bound,
-    "older_than_days": _parse_days,
-    "newer_than_days": _parse_days,
-}
 
 
 # --- type checks, shared by parse_rule (with fields) and compile_rule (with columns) --------
@@ -461,7 +426,7 @@ def evaluate(rule: Rule, record: Mapping[str, Any], now: datetime) -> bool:
         case Not(child):
             return not evaluate(child, record, now)
         case Condition(field, op, value):
-            return _PY_OPS[op](_lookup(record, field), value, _aware(now))
+            return _OPS[op].python(_lookup(record, field), value, _aware(now))
     raise TypeError(f"not a rule: {rule!r}")
 
 
@@ -551,21 +516,9 @@ def _py_newer(actual: Any, days: int, now: datetime) -> bool:
     return moment is not None and moment >= now - timedelta(days=days)
 
 
-_PY_OPS: dict[str, Callable[[Any, Any, datetime], bool]] = {
-    "eq": _py_eq,
-    "ne": lambda actual, value, now: not _py_eq(actual, value),
-    "in": _py_in,
-    "not_in": lambda actual, values, now: not _py_in(actual, values, now),
-    "contains": _py_text(lambda actual, value: value in actual),
-    "starts_with": _py_text(str.startswith),
-    "ends_with": _py_text(str.endswith),
-    "is_empty": _py_is_empty,
-    "is_not_empty": lambda actual, value, now: not _py_is_empty(actual, value, now),
-    "gt": _py_compare(lambda actual, bound: actual > bound),
-    "lt": _py_compare(lambda actual, bound: actual < bound),
-    "older_than_days": _py_older,
-    "newer_than_days": _py_newer,
-}
+def _py_not(test: Callable[[Any, Any, datetime], bool]) -> Callable[[Any, Any, datetime], bool]:
+    """The exact negation of a test."""
+    return lambda actual, value, now: not test(actual, value, now)
 
 
 # --- compilation to SQL ----------------------------------------------------------------------
@@ -650,7 +603,7 @@ def _compile_condition(
     """Compile a leaf after checking the column can take the test."""
     target = _target(condition.field, context, (*path, "field"))
     _check_kind(condition, target.kind, path)
-    return _SQL_OPS[condition.op](target, condition.value, context.now)
+    return _OPS[condition.op].sql(target, condition.value, context.now)
 
 
 def _target(field: str, context: _SqlContext, path: Path) -> _Target:
@@ -741,21 +694,55 @@ def _negate(
     return lambda target, value, now: not_(compile_(target, value, now))
 
 
-_SQL_OPS: dict[str, Callable[[_Target, Any, datetime], ColumnElement[bool]]] = {
-    "eq": _sql_eq,
-    "ne": _negate(_sql_eq),
-    "in": _sql_in,
-    "not_in": _negate(_sql_in),
-    "contains": _sql_like("%", "%"),
-    "starts_with": _sql_like("", "%"),
-    "ends_with": _sql_like("%", ""),
-    "is_empty": _sql_is_empty,
-    "is_not_empty": _negate(_sql_is_empty),
-    "gt": lambda target, bound, now: _present(target.column, target.column > _bind(target, bound)),
-    "lt": lambda target, bound, now: _present(target.column, target.column < _bind(target, bound)),
-    "older_than_days": _sql_older,
-    "newer_than_days": _sql_newer,
-}
+def _sql_compare(
+    test: Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[bool]],
+) -> Callable[[_Target, Any, datetime], ColumnElement[bool]]:
+    """A comparison with a bound, false on a null column."""
+    return lambda target, bound, now: _present(
+        target.column, test(target.column, _bind(target, bound))
+    )
+
+
+# --- the operators -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Op:
+    """One operator in one row: the value it reads, the field types it fits, and what it means
+    in Python and in SQL side by side, so the two evaluations cannot drift apart."""
+
+    value: Callable[[str, Any, Path], Any] | None  # None: it takes no value
+    kinds: frozenset[str]
+    python: Callable[[Any, Any, datetime], bool]
+    sql: Callable[[_Target, Any, datetime], ColumnElement[bool]]
+
+
+_ANY_KIND = frozenset(FIELD_TYPES)
+_LISTABLE = frozenset({"string", "number", "bool"})
+_TEXT = frozenset({"string"})
+_ORDERED = frozenset({"number", "datetime"})
+_TIME = frozenset({"datetime"})
+_OPS: dict[str, _Op] = {
+    "eq": _Op(_parse_scalar, _ANY_KIND, _py_eq, _sql_eq),
+    "ne": _Op(_parse_scalar, _ANY_KIND, _py_not(_py_eq), _negate(_sql_eq)),
+    "in": _Op(_parse_list, _LISTABLE, _py_in, _sql_in),
+    "not_in": _Op(_parse_list, _LISTABLE, _py_not(_py_in), _negate(_sql_in)),
+    "contains": _Op(_parse_text, _TEXT, _py_text(lambda a, v: v in a), _sql_like("%", "%")),
+    "starts_with": _Op(_parse_text, _TEXT, _py_text(str.startswith), _sql_like("", "%")),
+    "ends_with": _Op(_parse_text, _TEXT, _py_text(str.endswith), _sql_like("%", "")),
+    "is_empty": _Op(None, _ANY_KIND, _py_is_empty, _sql_is_empty),
+    "is_not_empty": _Op(None, _ANY_KIND, _py_not(_py_is_empty), _negate(_sql_is_empty)),
+    "gt": _Op(_parse_bound, _ORDERED, _py_compare(operator.gt), _sql_compare(operator.gt)),
+    "lt": _Op(_parse_bound, _ORDERED, _py_compare(operator.lt), _sql_compare(operator.lt)),
+    "older_than_days": _Op(_parse_days, _TIME, _py_older, _sql_older),
+    "newer_than_days": _Op(_parse_days, _TIME, _py_newer, _sql_newer),
+}  # fmt: skip
+OPERATORS = tuple(_OPS)
+_LIST_OPS = frozenset(op for op, row in _OPS.items() if row.value is _parse_list)
+_DAYS_OPS = frozenset(op for op, row in _OPS.items() if row.value is _parse_days)
+_NO_VALUE_OPS = frozenset(op for op, row in _OPS.items() if row.value is None)
+_KIND_OPS = {kind: frozenset(op for op, row in _OPS.items() if kind in row.kinds)
+             for kind in FIELD_TYPES}  # fmt: skip
 
 
 # --- back to JSON ----------------------------------------------------------------------------

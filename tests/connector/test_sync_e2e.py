@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector import integrations
 from connector.errors import NotLaunchedError
 from connector.jobs import lever_client, run_sync
-from connector.lever.simulator import LeverSimulator, SimulatorServer
+from connector.lever.sim import LeverSimulator, SimulatorServer
 from connector.sync import SyncSummary
 from inventory.models import Person, SaasUser, SyncRun, SyncRunError
+from inventory.rules import compile_rule, evaluate, parse_rule
 from inventory.settings import Settings
+from inventory.timeutil import utcnow
 from tests.conftest import API_KEY
 from vault.keys import load_keyring
 from vault.store import Vault
@@ -305,6 +307,29 @@ def test_values_of_other_types_are_stored_in_a_stable_text_form(
     assert account is not None
     assert (account.name, account.role, account.created_at) == ("42", "true", None)
     assert person_by_email(session, "nameless@example.com").full_name is None
+
+
+def test_custom_fields_hold_other_types_in_the_same_text_form(
+    setup: Callable[..., None],
+    sync: Callable[..., SyncSummary],
+    lever_sim: Sim,
+    session: Session,
+    session_factory: sessionmaker[Session],
+) -> None:
+    lever_sim[0].set_raw_user({"id": "typed-2", "email": "t2@example.com", "name": "T",
+                               "accessRole": "admin", "score": 7, "flag": False})  # fmt: skip
+    setup()
+    with session_factory.begin() as s:
+        integ = integrations.get(s, "lever")
+        integrations.apply_assignments(s, integ, ["custom.Score=score", "custom.Flag=flag"])
+    assert sync().errors == 0
+    person = person_by_email(session, "t2@example.com")
+    assert (person.custom["Score"], person.custom["Flag"]) == ("7", "false")
+    # a rule sees the same text in SQL and in Python
+    rule = parse_rule({"field": "custom.Score", "op": "eq", "value": "7"})
+    assert evaluate(rule, {"custom": person.custom}, utcnow())
+    where = compile_rule(rule, {}, utcnow(), json_column=Person.__table__.c.custom)
+    assert session.scalars(select(Person.email).where(where)).all() == ["t2@example.com"]
 
 
 def test_only_an_unusable_email_is_a_per_record_error(

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -572,3 +574,96 @@ def test_exported_names_exist() -> None:
     from inventory import rules
 
     assert all(hasattr(rules, name) for name in rules.__all__)
+
+
+# --- the same agreement, as a property over generated rows and rules ---------------------------
+
+ALPHABET = "aAeEzZëËß%_/ -@."
+TEXT = st.text(alphabet=ALPHABET, max_size=6)
+NUMBERS = st.one_of(st.sampled_from([-2, 0, 1.5, 3, 10, 10.0]), st.integers(-1000, 1000),
+                    st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))  # fmt: skip
+MOMENTS_ST = st.one_of(
+    st.sampled_from([BOUNDARY, BOUNDARY - MICRO, BOUNDARY + MICRO, NOW]),
+    st.datetimes(datetime(2023, 1, 1), datetime(2025, 1, 1), timezones=st.just(UTC)),
+)
+TEXT_COLUMNS = ("name", "email", "role", "custom.Team")
+
+
+def _row(i: int) -> st.SearchStrategy[dict[str, Any]]:
+    """One awkward row: any column may be null, custom fields may be missing."""
+    custom = st.one_of(st.none(), st.dictionaries(st.just("Team"), st.none() | TEXT))
+    return st.fixed_dictionaries({
+        "id": st.just(i), "name": st.none() | TEXT, "email": st.none() | TEXT,
+        "role": st.none() | TEXT, "seen_at": st.none() | MOMENTS_ST, "score": st.none() | NUMBERS,
+        "active": st.none() | st.booleans(), "custom": custom,
+    })  # fmt: skip
+
+
+ROWS_ST = st.integers(1, 8).flatmap(lambda n: st.tuples(*(_row(i) for i in range(1, n + 1))))
+
+
+def _leaf(text: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """A condition fitting its field's type, with generated values (texts from `text`)."""
+    text_leaf = st.one_of(
+        st.builds(leaf, st.sampled_from(TEXT_COLUMNS), st.sampled_from(["eq", "ne"]),
+                  st.none() | text),
+        st.builds(leaf, st.sampled_from(TEXT_COLUMNS), st.sampled_from(["in", "not_in"]),
+                  st.lists(st.none() | text, max_size=3)),
+        st.builds(leaf, st.sampled_from(TEXT_COLUMNS),
+                  st.sampled_from(["contains", "starts_with", "ends_with"]), text),
+    )  # fmt: skip
+    fields = st.sampled_from([*TEXT_COLUMNS, "seen_at", "score", "active"])
+    days = st.sampled_from(["older_than_days", "newer_than_days"])
+    return st.one_of(
+        text_leaf,
+        st.builds(leaf, fields, st.sampled_from(["is_empty", "is_not_empty"])),
+        st.builds(leaf, st.just("score"), st.sampled_from(["eq", "ne", "gt", "lt"]), NUMBERS),
+        st.builds(leaf, st.just("score"), st.sampled_from(["in", "not_in"]),
+                  st.lists(st.none() | NUMBERS, max_size=3)),
+        st.builds(leaf, st.just("seen_at"), st.sampled_from(["gt", "lt"]),
+                  MOMENTS_ST.map(datetime.isoformat)),
+        st.builds(leaf, st.just("seen_at"), days, st.integers(0, 800)),
+        st.builds(leaf, st.just("active"), st.sampled_from(["eq", "ne"]),
+                  st.none() | st.booleans()),
+    )  # fmt: skip
+
+
+def _rules(text: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """Rule documents: leaves nested in all / any / not groups."""
+    return st.recursive(
+        _leaf(text),
+        lambda children: st.one_of(
+            st.lists(children, max_size=3).map(lambda rules: {"all": rules}),
+            st.lists(children, max_size=3).map(lambda rules: {"any": rules}),
+            children.map(lambda rule: {"not": rule}),
+        ),
+        max_leaves=6,
+    )
+
+
+def _near(texts: list[str]) -> st.SearchStrategy[str]:
+    """Texts the rows hold, in another case or cut short, so tests often nearly match."""
+    if not texts:
+        return TEXT
+    held = st.sampled_from(texts)
+    return st.one_of(TEXT, held.map(str.swapcase), held.map(str.upper), held.map(lambda t: t[1:]))
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(rows=ROWS_ST, data=st.data())
+def test_python_and_sql_agree_on_generated_rows_and_rules(
+    engine: Engine, rows: tuple[dict[str, Any], ...], data: st.DataObject
+) -> None:
+    texts = [v for row in rows for v in (row["name"], row["email"], row["role"]) if v]
+    docs = data.draw(st.lists(_rules(_near(texts)), min_size=1, max_size=5))
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(rows_table.delete())
+        conn.execute(insert(rows_table), list(rows))
+        for doc in docs:
+            rule = parse_rule(doc)
+            python = {row["id"] for row in rows if evaluate(rule, row, NOW)}
+            where = compile_rule(rule, COLUMNS, NOW, json_column=rows_table.c.custom)
+            sql = set(conn.scalars(select(rows_table.c.id).where(where)))
+            assert python == sql, (doc, rows)
