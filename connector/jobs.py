@@ -30,7 +30,7 @@ from connector import integrations, ledger
 from connector.activity import read_login_activity
 from connector.errors import AlreadyRunningError
 from connector.lever.client import LeverClient
-from connector.notify import notify_run
+from connector.notify import NOTICE_STATUSES, notify_run
 from connector.reconcile import reconcile
 from connector.sync import LEVER_APP, SyncEngine, SyncSummary
 from inventory.changelog import set_actor
@@ -38,6 +38,7 @@ from inventory.db import transaction
 from inventory.errors import failure_line
 from inventory.models import Integration, SyncRun
 from inventory.settings import Settings
+from inventory.statuses import SyncRunStatus
 from inventory.timeutil import utcnow
 from inventory.upsert import ensure_app
 from vault.keys import load_keyring
@@ -102,7 +103,8 @@ def run_sync(
             summary = _run(job, started)
     except BaseException as exc:
         _mark_failed(factory, started.run_id, exc, now)
-        _notify(job, {"run_id": started.run_id, "status": "failed", "message": failure_line(exc)})
+        failed = {"run_id": started.run_id, "status": SyncRunStatus.FAILED}
+        _notify(job, failed | {"message": failure_line(exc)})
         raise
     _notify(job, summary.to_dict())
     return summary
@@ -211,7 +213,7 @@ def _after_read(
 
 def _notify(job: _Job, run: dict[str, Any]) -> None:
     """Email the integration's contacts when a run failed or is held; never raises."""
-    if run.get("status") not in ("failed", "held"):
+    if run.get("status") not in NOTICE_STATUSES:
         return
     with job.factory() as session:
         integ = session.scalar(select(Integration).where(Integration.name == job.name))
@@ -226,7 +228,7 @@ def _mark_failed(
     message = failure_line(exc)
     with transaction(factory) as session:
         run = session.get_one(SyncRun, run_id)
-        run.status, run.finished_at, run.message = "failed", now(), message
+        run.status, run.finished_at, run.message = SyncRunStatus.FAILED, now(), message
 
 
 # -- heartbeat -------------------------------------------------------------------------------

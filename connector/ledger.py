@@ -23,6 +23,7 @@ from connector import integrations
 from connector.errors import AlreadyRunningError
 from inventory.errors import ConfigError, NotFoundError
 from inventory.models import SyncRun, SyncRunError
+from inventory.statuses import SyncRunStatus, values
 from inventory.timeutil import iso
 
 __all__ = [
@@ -46,7 +47,7 @@ __all__ = [
     "touch",
 ]
 
-STATUSES = ("running", "succeeded", "completed_with_errors", "failed", "cancelled", "held")
+STATUSES = values(SyncRunStatus)
 STALE_AFTER = 120.0
 _NO_COUNTS = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0}
 
@@ -103,7 +104,7 @@ def open_run(
 ) -> SyncRun:
     """Record a run as `running`; the flush raises IntegrityError if one is going already."""
     run = SyncRun(
-        integration_id=integration_id, trigger=trigger, status="running",
+        integration_id=integration_id, trigger=trigger, status=SyncRunStatus.RUNNING,
         started_at=now, heartbeat_at=now, owner=owner,
     )  # fmt: skip
     session.add(run)
@@ -114,7 +115,7 @@ def open_run(
 def running_run(session: Session, integration_id: int) -> SyncRun | None:
     """The integration's `running` run, if any."""
     query = select(SyncRun).where(
-        SyncRun.integration_id == integration_id, SyncRun.status == "running"
+        SyncRun.integration_id == integration_id, SyncRun.status == SyncRunStatus.RUNNING
     )
     return session.scalar(query.options(joinedload(SyncRun.integration)))
 
@@ -129,7 +130,7 @@ def already_running(run: SyncRun) -> AlreadyRunningError:
 
 def close_stale(session: Session, run: SyncRun, reason: str, now: datetime) -> None:
     """Close a stale run as `failed`, unless something else closed it first."""
-    _close_if_running(session, run.id, "failed", reason, now)
+    _close_if_running(session, run.id, SyncRunStatus.FAILED, reason, now)
 
 
 def _close_if_running(
@@ -138,7 +139,7 @@ def _close_if_running(
     """Set a run's final status, only while it is still `running` (racing closers are fine)."""
     session.execute(
         update(SyncRun)
-        .where(SyncRun.id == run_id, SyncRun.status == "running")
+        .where(SyncRun.id == run_id, SyncRun.status == SyncRunStatus.RUNNING)
         .values(status=status, finished_at=now, message=message)
         .execution_options(synchronize_session=False)
     )
@@ -148,7 +149,7 @@ def touch(session: Session, run_id: int, now: datetime) -> None:
     """Refresh a running run's heartbeat."""
     session.execute(
         update(SyncRun)
-        .where(SyncRun.id == run_id, SyncRun.status == "running")
+        .where(SyncRun.id == run_id, SyncRun.status == SyncRunStatus.RUNNING)
         .values(heartbeat_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -184,19 +185,19 @@ def request_cancel(
 ) -> bool:
     """Ask a running run to stop at its next page; True when its process was gone and the run
     was closed as `cancelled` at once."""
-    _require_status(run, "running", "cancelled")
+    _require_status(run, SyncRunStatus.RUNNING, "cancelled")
     run.cancel_requested = True
     session.flush()
     reason = stale_reason(run, now, stale_after)
     if reason is not None:
         message = f"cancelled at the user's request; {reason}"
-        _close_if_running(session, run.id, "cancelled", message, now)
+        _close_if_running(session, run.id, SyncRunStatus.CANCELLED, message, now)
     return reason is not None
 
 
 def require_held(run: SyncRun) -> None:
     """Refuse to approve a run that is not waiting for approval."""
-    _require_status(run, "held", "approved")
+    _require_status(run, SyncRunStatus.HELD, "approved")
 
 
 def _require_status(run: SyncRun, status: str, verb: str) -> None:

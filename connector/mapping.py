@@ -22,6 +22,7 @@ from connector.catalogue import (
     source_by_label_or_path,
 )
 from connector.errors import MappingError
+from inventory.statuses import PersonStatus
 from inventory.timeutil import iso
 
 Getter = Callable[[Mapping[str, Any]], Any]
@@ -42,8 +43,9 @@ def _last_name(value: Any) -> Any:
 
 
 def _status(value: Any) -> str:
-    """A deactivation time becomes 'deactivated'; none means 'active'."""
-    return "active" if value in (None, "") else "deactivated"
+    """A deactivation time becomes 'deactivated', none 'active' (as plain text, like any value)."""
+    status = PersonStatus.ACTIVE if value in (None, "") else PersonStatus.DEACTIVATED
+    return status.value
 
 
 def _date(value: Any) -> Any:

@@ -29,12 +29,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from inventory.errors import ConfigError
 from inventory.settings import Settings
+from inventory.statuses import SyncRunStatus
 
 __all__ = ["NOTICE_STATUSES", "SmtpTarget", "build_notice", "notify_run", "parse_smtp_url"]
 
 log = logging.getLogger(__name__)
 
-NOTICE_STATUSES = ("failed", "held")
+NOTICE_STATUSES = (SyncRunStatus.FAILED, SyncRunStatus.HELD)
 TIMEOUT = 15.0
 _PORTS = {"smtp": 25, "smtps": 465}
 _TRUE = ("1", "true", "yes", "on")
@@ -227,7 +228,7 @@ def subject(integration_name: str, run: Mapping[str, Any]) -> str:
 
 def _what(run: Mapping[str, Any]) -> str:
     """What happened to the run, in a few words."""
-    if run.get("status") != "held":
+    if run.get("status") != SyncRunStatus.HELD:
         return "failed"
     held = _held_count(run)
     if held is None:
@@ -299,7 +300,7 @@ def _next_steps(integration_name: str, run: Mapping[str, Any]) -> list[str]:
     """The commands that show the run and, for a held run, release it."""
     run_id = run.get("run_id")
     steps = [f"  See the run and its errors:   invsync runs show {run_id}"]
-    if run.get("status") == "held":
+    if run.get("status") == SyncRunStatus.HELD:
         steps.append(f"  Approve the held changes:     invsync runs approve {run_id}")
     else:
         steps.append(f"  Fix the cause above, then:    invsync sync {integration_name}")

@@ -26,6 +26,7 @@ from connector.sync import LEVER_APP
 from inventory.errors import ConfigError
 from inventory.models import Integration, SaasApp, SaasUser, SyncRun
 from inventory.records import update_saas_users
+from inventory.statuses import SaasUserStatus, SyncRunStatus
 from inventory.timeutil import from_ms, iso
 
 __all__ = [
@@ -101,7 +102,7 @@ def _skip_reason(integ: Integration, run: SyncRun) -> str | None:
         return "no reconciliation: the integration keeps no SaaS users"
     if not integ.deactivate_missing:
         return "no reconciliation: deactivate-missing is off for this integration"
-    if not run.complete_read or run.status == "cancelled":
+    if not run.complete_read or run.status == SyncRunStatus.CANCELLED:
         return "no reconciliation after a partial or cancelled read"
     if run.fetched == 0:
         return "no reconciliation: Lever listed no users in this run"
@@ -119,7 +120,7 @@ def _hold(
 ) -> ReconcileOutcome:
     """Keep an oversized plan on the run, untouched, until someone approves it."""
     run.pending = entries
-    run.status = "held"
+    run.status = SyncRunStatus.HELD
     message = (
         f"{len(entries)} SaaS users would be deactivated or deleted, more than the limit of "
         f"{limit}: nothing changes until the run is approved or a later run re-plans"
@@ -161,7 +162,7 @@ def _active_of(integ: Integration, app_id: int) -> ColumnElement[bool]:
     return (
         (SaasUser.integration_id == integ.id)
         & (SaasUser.app_id == app_id)
-        & (SaasUser.status == "active")
+        & (SaasUser.status == SaasUserStatus.ACTIVE)
     )
 
 
@@ -221,7 +222,7 @@ def apply_plan(
     by_id = {e["saas_user_id"]: e for e in entries}
     changes = [_change(by_id[i]) for i in _still_active(session, list(by_id))]
     update_saas_users(session, changes, now)
-    deleted = sum(1 for c in changes if c["status"] == "deleted")
+    deleted = sum(1 for c in changes if c["status"] == SaasUserStatus.DELETED)
     return len(changes) - deleted, deleted
 
 
@@ -229,7 +230,7 @@ def _still_active(session: Session, ids: list[int]) -> Iterator[int]:
     """The ids among these whose account is still active (a few hundred per query)."""
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        where = SaasUser.id.in_(chunk) & (SaasUser.status == "active")
+        where = SaasUser.id.in_(chunk) & (SaasUser.status == SaasUserStatus.ACTIVE)
         yield from session.scalars(select(SaasUser.id).where(where).order_by(SaasUser.id))
 
 
@@ -237,9 +238,9 @@ def _change(entry: dict[str, Any]) -> dict[str, Any]:
     """The row change for one plan entry (applied with one bulk update by primary key)."""
     change: dict[str, Any] = {"id": entry["saas_user_id"]}
     if entry["action"] == "delete":
-        return change | {"status": "deleted"}
+        return change | {"status": SaasUserStatus.DELETED}
     when = entry.get("deactivated_at")
-    return change | {"status": "deactivated", "deactivated_at": _parse_iso(when)}
+    return change | {"status": SaasUserStatus.DEACTIVATED, "deactivated_at": _parse_iso(when)}
 
 
 def _parse_iso(text: str | None) -> datetime | None:
@@ -260,7 +261,7 @@ def approve(session: Session, run: SyncRun, *, approver: str, now: datetime) -> 
     kept, message = checked - len(entries), f"approved by {approver}"
     outcome = ReconcileOutcome("done", checked, deactivated, deleted, kept, message=message)
     run.approved_by, run.approved_at = approver, now
-    run.status = "completed_with_errors" if run.error_count else "succeeded"
+    run.status = SyncRunStatus.COMPLETED_WITH_ERRORS if run.error_count else SyncRunStatus.SUCCEEDED
     return _record(run, outcome)
 
 
@@ -268,7 +269,7 @@ def _check_approvable(session: Session, run: SyncRun, approver: str) -> None:
     """Refuse, in one line naming why, anything but the integration's latest held run."""
     if not approver.strip():
         raise ConfigError("name who approves the run (an empty approver is not accepted)")
-    if run.status != "held":
+    if run.status != SyncRunStatus.HELD:
         raise ConfigError(f"run {run.id} is {run.status}, not held: there is nothing to approve")
     latest = session.scalar(
         select(func.max(SyncRun.id)).where(SyncRun.integration_id == run.integration_id)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 # The newest migration in inventory/migrations/versions/; a test checks it against Alembic's
 # view, so a command can check the schema without loading Alembic.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 # What migration 0005 adds beside the models: FTS5 tables (and their shadow tables) on SQLite,
 # trigram and "C"-collation indexes on PostgreSQL. Schema comparisons leave them out.
@@ -112,8 +112,33 @@ def init_db(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to the given revision (the newest by default)."""
     from alembic import command
 
-    with _opened(engine) as conn, conn.begin():
+    with _opened(engine) as conn, _foreign_keys_off(conn), conn.begin():
         command.upgrade(_alembic(conn), revision)
+
+
+def downgrade_db(engine: Engine, revision: str) -> None:
+    """Take the schema back down to an older revision, undoing the newer migrations."""
+    from alembic import command
+
+    with _opened(engine) as conn, _foreign_keys_off(conn), conn.begin():
+        command.downgrade(_alembic(conn), revision)
+
+
+@contextmanager
+def _foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """SQLite's recipe for rebuilding a table others refer to: foreign keys off outside the
+    transaction, back as they were after it (a migration that rebuilds checks them itself)."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    was = conn.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    conn.commit()
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if was else 'OFF'}")
+        conn.commit()
 
 
 def require_schema(engine: Engine) -> None:

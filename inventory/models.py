@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -19,6 +20,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from inventory.statuses import (
+    ApprovalStatus,
+    PersonStatus,
+    SaasUserStatus,
+    SyncRunStatus,
+    WorkflowRunStatus,
+    check_sql,
+)
 from inventory.timeutil import utcnow
 from inventory.types import UTCDateTime
 
@@ -50,7 +59,7 @@ class Person(Base):
     full_name: Mapped[free_text]
     role: Mapped[free_text]
     job_title: Mapped[free_text]
-    status: Mapped[str] = mapped_column(Text, default="active")
+    status: Mapped[str] = mapped_column(Text, default=PersonStatus.ACTIVE)
     custom: Mapped[json_doc] = mapped_column(default=dict)
     created_at: Mapped[timestamp]
     updated_at: Mapped[timestamp]
@@ -90,6 +99,7 @@ class SaasUser(Base):
     __table_args__ = (
         UniqueConstraint("app_id", "external_id", name="uq_saas_user_app_external"),
         Index("ix_saas_users_email_key", "email_key"),
+        CheckConstraint(check_sql("status", SaasUserStatus), name="ck_saas_users_status"),
     )
 
     id: Mapped[intpk]
@@ -99,7 +109,7 @@ class SaasUser(Base):
     email_key: Mapped[opt_str]
     name: Mapped[free_text]
     role: Mapped[free_text]
-    status: Mapped[str] = mapped_column(Text, default="active")
+    status: Mapped[str] = mapped_column(Text, default=SaasUserStatus.ACTIVE)
     created_at: Mapped[opt_timestamp]
     deactivated_at: Mapped[opt_timestamp]
     last_login_at: Mapped[opt_timestamp]
@@ -177,12 +187,13 @@ class SyncRun(Base):
             sqlite_where=text("status = 'running'"),
             postgresql_where=text("status = 'running'"),
         ),
+        CheckConstraint(check_sql("status", SyncRunStatus), name="ck_sync_runs_status"),
     )
 
     id: Mapped[intpk]
     integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id"))
     trigger: Mapped[str] = mapped_column(String(20), default="manual")
-    status: Mapped[str] = mapped_column(String(30), default="running")
+    status: Mapped[str] = mapped_column(String(30), default=SyncRunStatus.RUNNING)
     started_at: Mapped[timestamp]
     finished_at: Mapped[opt_timestamp]
     complete_read: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -280,12 +291,15 @@ class WorkflowRun(Base):
     """One execution of a workflow over the records its criteria selected."""
 
     __tablename__ = "workflow_runs"
+    __table_args__ = (
+        CheckConstraint(check_sql("status", WorkflowRunStatus), name="ck_workflow_runs_status"),
+    )
 
     id: Mapped[intpk]
     workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     trigger: Mapped[str] = mapped_column(String(40), default="manual")
-    status: Mapped[str] = mapped_column(String(30), default="running")
+    status: Mapped[str] = mapped_column(String(30), default=WorkflowRunStatus.RUNNING)
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     matched: Mapped[int] = mapped_column(Integer, default=0)
     outcomes: Mapped[json_doc] = mapped_column(default=dict)
@@ -314,6 +328,9 @@ class Approval(Base):
     """A change to Lever a supervised workflow waits on a person to approve or reject."""
 
     __tablename__ = "approvals"
+    __table_args__ = (
+        CheckConstraint(check_sql("status", ApprovalStatus), name="ck_approvals_status"),
+    )
 
     id: Mapped[intpk]
     workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id"), index=True)
@@ -322,7 +339,7 @@ class Approval(Base):
     saas_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     record_key: Mapped[str | None] = mapped_column(String(320), nullable=True)
     action: Mapped[json_doc] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=ApprovalStatus.PENDING)
     result: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[timestamp]
     decided_at: Mapped[opt_timestamp]

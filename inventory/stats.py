@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from inventory.models import Approval, Integration, Person, SaasApp, SaasUser, SyncRun, Workflow
+from inventory.statuses import ApprovalStatus, SaasUserStatus
 
 __all__ = [
     "IDLE_DAYS",
@@ -109,10 +110,10 @@ def counts(session: Session, app: str = DEFAULT_APP) -> Counts:
     query: Select[Any] = select(
         _count(Person),
         _count(SaasUser, _of_app(app)),
-        _count(SaasUser, _of_app(app), SaasUser.status == "active"),
+        _count(SaasUser, _of_app(app), SaasUser.status == SaasUserStatus.ACTIVE),
         _count(Integration),
         _count(Workflow),
-        _count(Approval, Approval.status == "pending"),
+        _count(Approval, Approval.status == ApprovalStatus.PENDING),
     )
     return Counts(*(int(n) for n in session.execute(query).one()))
 

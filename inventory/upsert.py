@@ -56,6 +56,7 @@ from sqlalchemy.orm import Session
 from inventory.bulk import copy_rows, stage, temp_table
 from inventory.changelog import ChangeBatch
 from inventory.models import Change, Person, SaasApp, SaasUser
+from inventory.statuses import PersonStatus
 from inventory.timeutil import iso
 from inventory.types import UTCDateTime
 
@@ -237,7 +238,7 @@ def _new_person(row: PersonRow, print_: str, stamp: Stamp) -> dict[str, Any]:
     """The staged values of a new person, sync-time custom fields included (the other stamps
     are added by the insert itself)."""
     values: dict[str, Any] = {f: row.values.get(f) for f in PERSON_FIELDS}
-    values["status"] = values["status"] or "active"
+    values["status"] = values["status"] or PersonStatus.ACTIVE.value
     custom = dict(row.values.get("custom") or {})
     if stamp.custom_fields:
         custom |= dict.fromkeys(stamp.custom_fields, iso(stamp.now))

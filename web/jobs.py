@@ -17,6 +17,7 @@ from connector.jobs import run_sync
 from connector.sync import SyncSummary
 from inventory.errors import InvsyncError
 from inventory.settings import Settings
+from inventory.statuses import SyncRunStatus
 from workflows.triggers import handle_sync_events, run_due
 
 log = logging.getLogger("invsync.jobs")
@@ -27,7 +28,7 @@ def sync_with_events(
 ) -> SyncSummary:
     """Run one sync, then the record_created / record_deactivated workflows on what it changed."""
     summary = run_sync(factory, settings, name, **options)
-    if summary.status not in ("failed", "cancelled"):
+    if summary.status not in (SyncRunStatus.FAILED, SyncRunStatus.CANCELLED):
         _hand_events(factory, settings, summary.run_id)
     return summary
 

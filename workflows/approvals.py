@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from inventory import changelog
 from inventory.models import Approval, Workflow, WorkflowRun, WorkflowStep
 from inventory.settings import Settings
+from inventory.statuses import ApprovalStatus, WorkflowRunStatus, values
 from inventory.timeutil import iso
 from workflows import store
 from workflows.context import Record, RunContext
@@ -36,7 +37,7 @@ __all__ = [
     "reject",
 ]
 
-APPROVAL_STATUSES = ("pending", "approved", "rejected")
+APPROVAL_STATUSES = values(ApprovalStatus)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ class Decision:
                 "message": self.message}  # fmt: skip
 
 
-def list_approvals(session: Session, status: str | None = "pending") -> list[dict[str, Any]]:
+def list_approvals(
+    session: Session, status: str | None = ApprovalStatus.PENDING
+) -> list[dict[str, Any]]:
     """Approvals (pending ones by default), oldest first, in their JSON shape."""
     stmt = (
         select(Approval, Workflow.name)
@@ -102,10 +105,11 @@ def approve(
             )
         changelog.set_actor(session, "workflow", workflow.name)
         first = _resume(session, settings, approval, workflow, run, options)
-        _decide(approval, "approved", decided_by, options, f"{first.outcome}: {first.message}")
+        result = f"{first.outcome}: {first.message}"
+        _decide(approval, ApprovalStatus.APPROVED, decided_by, options, result)
         _settle(session, run)
         session.commit()
-    return Decision(approval_id, "approved", first.outcome, first.message)
+    return Decision(approval_id, ApprovalStatus.APPROVED, first.outcome, first.message)
 
 
 def reject(
@@ -120,7 +124,7 @@ def reject(
     with factory() as session:
         approval, _, run = _pending(session, approval_id)
         message = f"rejected by {decided_by}"
-        _decide(approval, "rejected", decided_by, options, message)
+        _decide(approval, ApprovalStatus.REJECTED, decided_by, options, message)
         session.add(
             WorkflowStep(
                 run_id=run.id, saas_user_id=approval.saas_user_id, record_key=approval.record_key,
@@ -130,7 +134,7 @@ def reject(
         )  # fmt: skip
         _settle(session, run)
         session.commit()
-    return Decision(approval_id, "rejected", "rejected", message)
+    return Decision(approval_id, ApprovalStatus.REJECTED, "rejected", message)
 
 
 def _pending(session: Session, approval_id: int) -> tuple[Approval, Workflow, WorkflowRun]:
@@ -138,7 +142,7 @@ def _pending(session: Session, approval_id: int) -> tuple[Approval, Workflow, Wo
     approval = session.get(Approval, approval_id)
     if approval is None:
         raise WorkflowNotFound(f"no approval {approval_id}: see `invsync approvals list`")
-    if approval.status != "pending":
+    if approval.status != ApprovalStatus.PENDING:
         raise WorkflowStateError(f"approval {approval_id} was {approval.status} already")
     workflow = session.get_one(Workflow, approval.workflow_id)
     return approval, workflow, session.get_one(WorkflowRun, approval.run_id)
@@ -192,7 +196,7 @@ def _settle(session: Session, run: WorkflowRun) -> None:
     """A run waiting on approvals succeeds once none is pending (new ones keep it waiting)."""
     session.flush()
     waiting = session.scalar(
-        select(exists().where(Approval.run_id == run.id, Approval.status == "pending"))
+        select(exists().where(Approval.run_id == run.id, Approval.status == ApprovalStatus.PENDING))
     )
-    if run.status in ("waiting_approval", "succeeded"):
-        run.status = "waiting_approval" if waiting else "succeeded"
+    if run.status in (WorkflowRunStatus.WAITING_APPROVAL, WorkflowRunStatus.SUCCEEDED):
+        run.status = WorkflowRunStatus.WAITING_APPROVAL if waiting else WorkflowRunStatus.SUCCEEDED

@@ -49,6 +49,7 @@ from inventory.models import (
 from inventory.queries import SAAS_USER_COLUMNS
 from inventory.rules import Rule, compile_rule, evaluate
 from inventory.settings import Settings
+from inventory.statuses import ApprovalStatus, WorkflowRunStatus
 from inventory.timeutil import iso, utcnow
 from workflows import store
 from workflows.context import Record, RunContext, record_data
@@ -98,7 +99,7 @@ class RunSummary:
     version: int
     trigger: str
     dry_run: bool
-    status: str = "running"
+    status: str = WorkflowRunStatus.RUNNING
     matched: int = 0
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     pending_approvals: int = 0
@@ -212,7 +213,7 @@ class Walker:
             return Result(PENDING, f"would wait for approval: {what}")
         approval = Approval(
             workflow_id=self.workflow_id, run_id=self.run_id, block_id=block.id,
-            saas_user_id=record.user.id, record_key=record.key, status="pending",
+            saas_user_id=record.user.id, record_key=record.key, status=ApprovalStatus.PENDING,
             action={"block_type": block.type, "description": what}, created_at=self.clock(),
         )  # fmt: skip
         self.ctx.session.add(approval)
@@ -330,7 +331,7 @@ def _start(
         started = options.now()
         run = WorkflowRun(
             workflow_id=workflow.id, version=workflow.version, trigger=trigger,
-            status="running", dry_run=dry_run, started_at=started, outcomes={},
+            status=WorkflowRunStatus.RUNNING, dry_run=dry_run, started_at=started, outcomes={},
         )  # fmt: skip
         session.add(run)
         session.flush()
@@ -371,7 +372,7 @@ def _walk_all(
             _walk_chunks(session, walker, ids)
         except RunFailed as exc:
             walker.flush()
-            summary.status, summary.message = "failed", str(exc)
+            summary.status, summary.message = WorkflowRunStatus.FAILED, str(exc)
         finally:
             lever.close()
         _close(session, job, walker, options.now())
@@ -392,9 +393,11 @@ def _walk_chunks(session: Session, walker: Walker, ids: Sequence[int]) -> None:
 def _close(session: Session, job: _Job, walker: Walker, now: datetime) -> None:
     """Write the run's status, counts and end time."""
     summary = job.summary
-    if summary.status == "running":
+    if summary.status == WorkflowRunStatus.RUNNING:
         waiting = walker.pending and not summary.dry_run
-        summary.status = "waiting_approval" if waiting else "succeeded"
+        summary.status = (
+            WorkflowRunStatus.WAITING_APPROVAL if waiting else WorkflowRunStatus.SUCCEEDED
+        )
     summary.outcomes = walker.outcomes
     summary.pending_approvals = walker.pending
     summary.finished_at = now
@@ -410,8 +413,8 @@ def _mark_failed(
     message = failure_line(exc)
     with transaction(factory) as session:
         run = session.get_one(WorkflowRun, run_id)
-        if run.status == "running":
-            run.status, run.finished_at, run.message = "failed", now(), message
+        if run.status == WorkflowRunStatus.RUNNING:
+            run.status, run.finished_at, run.message = WorkflowRunStatus.FAILED, now(), message
 
 
 # -- reading runs back -----------------------------------------------------------------------
@@ -433,5 +436,7 @@ def _pending(session: Session, run: WorkflowRun) -> int:
             WorkflowStep.run_id == run.id, WorkflowStep.outcome == PENDING
         )
     else:
-        stmt = select(func.count()).where(Approval.run_id == run.id, Approval.status == "pending")
+        stmt = select(func.count()).where(
+            Approval.run_id == run.id, Approval.status == ApprovalStatus.PENDING
+        )
     return int(session.scalar(stmt) or 0)

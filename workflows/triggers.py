@@ -32,6 +32,7 @@ from connector.schedules import ScheduleSpec, trigger
 from inventory.errors import InvsyncError
 from inventory.models import Change, SaasUser, SyncRun, Workflow
 from inventory.settings import Settings
+from inventory.statuses import SaasUserStatus
 from inventory.timeutil import utcnow
 from workflows.definition import parse_trigger
 from workflows.runner import RunOptions, RunSummary, run_workflow
@@ -209,7 +210,7 @@ def _from_records(session: Session, run: SyncRun) -> SyncEvents:
     created_where = and_(SaasUser.last_run_id == run.id, within)
     gone_where = and_(
         SaasUser.integration_id == run.integration_id,
-        SaasUser.status == "deactivated",
+        SaasUser.status == SaasUserStatus.DEACTIVATED,
         _within(SaasUser.updated_at, run),
         ~within,
     )

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from connector.sync import SyncSummary
+from inventory.statuses import SyncRunStatus
 from web.commands.common import TABLE_OR_JSON, fail, pass_ctx
 from web.context import AppContext
 from web.jobs import sync_with_events
@@ -46,11 +47,11 @@ def sync(app: AppContext, name: str, fmt: str, dry_run: bool) -> None:
 
 def _exit_for(summary: SyncSummary, name: str) -> None:
     """Leave with the exit code the run's outcome calls for."""
-    if summary.status == "failed":
+    if summary.status == SyncRunStatus.FAILED:
         fail(f"sync of {name!r} failed: {summary.message}", 1)
-    if summary.status == "cancelled":
+    if summary.status == SyncRunStatus.CANCELLED:
         fail(f"run {summary.run_id} was cancelled", 1)
-    if summary.status == "held":
+    if summary.status == SyncRunStatus.HELD:
         click.echo(f"invsync: run {summary.run_id} is held: {summary.message}; approve it with "
                    f"`invsync runs approve {summary.run_id}`", err=True)  # fmt: skip
     if summary.errors:

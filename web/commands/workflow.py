@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 import click
 
+from inventory.statuses import WorkflowRunStatus
 from web.commands.common import TABLE_OR_JSON, fail, pass_ctx
 from web.context import AppContext
 from web.output import write_json, write_json_list, write_table
@@ -211,7 +212,7 @@ def run(app: AppContext, name: str, dry_run: bool, fmt: str) -> None:
         write_json(summary.to_dict(), sys.stdout)
     else:
         _print_run(summary)
-    if summary.status == "failed":
+    if summary.status == WorkflowRunStatus.FAILED:
         fail(f"run {summary.run_id} of {name!r} failed: {summary.message}", 1)
 
 

@@ -31,6 +31,7 @@ from connector.preview import preview
 from connector.reconcile import approve
 from inventory.errors import ConfigError, InvsyncError, NotFoundError
 from inventory.models import CustomField, Integration, SyncRun
+from inventory.statuses import SyncRunStatus
 from inventory.timeutil import utcnow
 from vault.keys import load_keyring
 from vault.store import Vault
@@ -487,7 +488,7 @@ def _run_context(run: SyncRun) -> dict[str, Any]:
     return {
         "run": ledger.run_detail(db(), run),
         "reconcile": counts.get("reconcile"),
-        "pending": len(run.pending or ()) if run.status == "held" else 0,
+        "pending": len(run.pending or ()) if run.status == SyncRunStatus.HELD else 0,
         "approved_by": run.approved_by,
         "name": run.integration.name,
     }

@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response
 
 from inventory.errors import InvsyncError, NotFoundError
 from inventory.models import Workflow, WorkflowVersion
+from inventory.statuses import ApprovalStatus, WorkflowRunStatus
 from inventory.timeutil import iso
 from web.failures import status_of
 from web.http import db, instance_settings
@@ -477,7 +478,8 @@ def _report(run_id: int) -> dict[str, Any]:
     records = _by_record(detail.pop("steps"))
     shown = records[:REPORT_RECORDS]
     url = url_for("workflows.run", name=detail["workflow"], run_id=run_id)
-    return {**detail, "ok": detail["status"] != "failed", "url": url, "problems": [],
+    ok = detail["status"] != WorkflowRunStatus.FAILED
+    return {**detail, "ok": ok, "url": url, "problems": [],
             "records": shown, "more_records": len(records) - len(shown)}  # fmt: skip
 
 
@@ -550,8 +552,8 @@ def run(name: str, run_id: int) -> str:
 def approvals() -> str:
     """Changes to Lever waiting for a decision, and the ones decided."""
     everything = approvals_service.list_approvals(db(), None)
-    pending = [a for a in everything if a["status"] == "pending"]
-    decided = [a for a in reversed(everything) if a["status"] != "pending"]
+    pending = [a for a in everything if a["status"] == ApprovalStatus.PENDING]
+    decided = [a for a in reversed(everything) if a["status"] != ApprovalStatus.PENDING]
     return render_template("workflows/approvals.html", pending=pending, decided=decided)
 
 

@@ -18,6 +18,7 @@ from connector.errors import (
 )
 from inventory.models import SaasUser
 from inventory.records import set_fields
+from inventory.statuses import SaasUserStatus
 from workflows.context import Record
 from workflows.errors import RunFailed
 from workflows.registry import Block, CheckEnv, Preset, Result
@@ -109,7 +110,7 @@ def mark_deactivated(
     session: Session, user: SaasUser, when: datetime | None, now: datetime
 ) -> bool:
     """Make the SaaS user deactivated (keeping a known deactivation time); True if it changed."""
-    values: dict[str, Any] = {"status": "deactivated"}
+    values: dict[str, Any] = {"status": SaasUserStatus.DEACTIVATED}
     if when is not None:
         values["deactivated_at"] = when
     elif user.deactivated_at is None:
@@ -119,4 +120,5 @@ def mark_deactivated(
 
 def mark_active(session: Session, user: SaasUser, now: datetime) -> bool:
     """Make the SaaS user active again; True if it changed."""
-    return set_fields(session, user, {"status": "active", "deactivated_at": None}, now)
+    values = {"status": SaasUserStatus.ACTIVE, "deactivated_at": None}
+    return set_fields(session, user, values, now)

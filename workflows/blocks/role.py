@@ -16,6 +16,7 @@ from typing import Any
 
 from connector.errors import ConnectorError, LeverNotFoundError
 from inventory.records import set_fields
+from inventory.statuses import SaasUserStatus
 from inventory.timeutil import from_ms
 from workflows.blocks.common import (
     PresetBlock,
@@ -170,7 +171,7 @@ class SaasUserRole(PresetBlock):
 
     def _deactivate(self, ctx: RunContext, record: Record, when: Any, why: str) -> str:
         """Deactivate the record (or say it would be); the words for the step's message."""
-        if record.user.status == "deactivated":
+        if record.user.status == SaasUserStatus.DEACTIVATED:
             return f"{why}: already deactivated"
         if ctx.dry_run:
             return f"{why}: would deactivate the SaaS user"

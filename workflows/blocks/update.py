@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from inventory.records import set_fields
+from inventory.statuses import SaasUserStatus, values
 from workflows import templates
 from workflows.context import Record, RunContext
 from workflows.registry import Block, CheckEnv, Registry, Result
@@ -16,7 +17,7 @@ __all__ = ["DATETIME_FIELDS", "FIELDS", "STATUSES", "Update", "register"]
 TEXT_FIELDS = ("name", "role", "status")
 DATETIME_FIELDS = ("last_login_at", "deactivated_at")
 FIELDS = TEXT_FIELDS + DATETIME_FIELDS
-STATUSES = ("active", "deactivated", "deleted")
+STATUSES = values(SaasUserStatus)
 
 
 class Update(Block):

@@ -26,7 +26,8 @@ PEOPLE = [
 
 @pytest.fixture
 def seeded(session_factory: sessionmaker[Session]) -> None:
-    """Five people, each with a Lever account of the same role and status."""
+    """Five people, each with a Lever account of the same role, deactivated if they are not
+    active."""
     with session_factory.begin() as session:
         app = SaasApp(name="Lever")
         session.add_all([app, CustomField(name="Team")])
@@ -46,7 +47,7 @@ def seeded(session_factory: sessionmaker[Session]) -> None:
                 email_key=email.lower(),
                 name=name,
                 role=role,
-                status=status,
+                status=status if status == "active" else "deactivated",
                 person=person,
             )
             session.add_all([person, user])
