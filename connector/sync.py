@@ -28,6 +28,7 @@ from connector.mapping import Mapper, load_entries
 from connector.prefetch import Prefetcher
 from inventory.models import Integration, SyncRun, SyncRunError
 from inventory.rules import Rule, evaluate, parse_rule
+from inventory.statuses import SaasUserStatus, SyncRunStatus
 from inventory.timeutil import iso, utcnow
 from inventory.upsert import (
     Counts,
@@ -57,7 +58,7 @@ class SyncSummary:
 
     run_id: int
     integration: str
-    status: str = "running"
+    status: str = SyncRunStatus.RUNNING
     fetched: int = 0
     errors: int = 0
     skipped: int = 0
@@ -104,13 +105,14 @@ class _Plan:
 
 
 def lever_saas_values(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A validated Lever user as SaaS-user values (the account itself, not the person)."""
+    """A validated Lever user as SaaS-user values (the account itself, not the person); the
+    status as plain text, since fingerprints hash the values' repr."""
     deactivated = record.get("deactivatedAt")
     return {
         "email": record["email"],
         "name": as_text(record.get("name")),
         "role": as_text(record.get("accessRole")),
-        "status": "deactivated" if deactivated else "active",
+        "status": (SaasUserStatus.DEACTIVATED if deactivated else SaasUserStatus.ACTIVE).value,
         "created_at": record.get("createdAt"),
         "deactivated_at": deactivated,
         "last_login_at": record.get("lastLoggedInAt"),
@@ -155,14 +157,12 @@ def as_text(value: Any) -> str | None:
 
 
 def _custom(value: Any) -> Any:
-    """Custom-field values (a JSON document) with U+0000 replaced in every string."""
-    if isinstance(value, str):
+    """Custom-field values in the same stable text form as other text fields (custom fields
+    are text to rules, searches and exports alike; a number kept as a JSON number would
+    compare differently in SQL and in Python)."""
+    if not isinstance(value, dict):
         return as_text(value)
-    if isinstance(value, dict):
-        return {_custom(k): _custom(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_custom(v) for v in value]
-    return value
+    return {as_text(name): as_text(field) for name, field in value.items()}
 
 
 def _shown(value: Any) -> str:
@@ -244,7 +244,7 @@ class SyncEngine:
                 if self.cancelled():
                     self._write(plan, batch, summary, stamp)
                     self.checkpoint()
-                    summary.status = "cancelled"
+                    summary.status = SyncRunStatus.CANCELLED
                     summary.message = "cancelled at the user's request; no reconciliation"
                     return False
                 waiting = not isinstance(pages, Prefetcher) or not pages.ready()
@@ -337,11 +337,11 @@ class SyncEngine:
 def _status(summary: SyncSummary) -> str:
     """succeeded, completed_with_errors (per-record errors), cancelled, or failed (the read broke
     off)."""
-    if summary.status == "cancelled":
-        return "cancelled"
+    if summary.status == SyncRunStatus.CANCELLED:
+        return SyncRunStatus.CANCELLED
     if not summary.complete_read:
-        return "failed"
-    return "completed_with_errors" if summary.errors else "succeeded"
+        return SyncRunStatus.FAILED
+    return SyncRunStatus.COMPLETED_WITH_ERRORS if summary.errors else SyncRunStatus.SUCCEEDED
 
 
 def error_key(raw: Any, exc: Exception) -> str:
