@@ -2,11 +2,12 @@
 
 InvsyncError                       (inventory.errors) root of every invsync error
  ├── ConfigError                   (inventory.errors) a user's mistake, exit code 2
- │    └── ConnectorConfigError     FIX: a connector setting is malformed (base URL, page size…)
- │         ├── MappingError        a mapping entry is malformed, or maps a record to unusable values
- │         ├── LaunchError         an integration is not ready to leave draft
- │         └── NotLaunchedError    an integration is a draft or paused, so it may not sync
- └── ConnectorError                root of this package; `.status` is the HTTP status or None
+ │    ├── ConnectorConfigError     FIX: a connector setting is malformed (base URL, page size…)
+ │    │    ├── MappingError        a mapping entry is malformed, or maps a record to unusable values
+ │    │    ├── LaunchError         an integration is not ready to leave draft
+ │    │    └── NotLaunchedError    an integration is a draft or paused, so it may not sync
+ │    └── ScheduleError            a schedule cannot be used as typed
+ └── ConnectorError                root of this package; `.status` is Lever's HTTP status or None
       ├── AlreadyRunningError      a run of the integration is going already (exit code 4)
       ├── ConnectorConfigError     (also a ConfigError, see above)
       ├── FatalError               STOP: the run cannot go on, exit code 1
@@ -22,6 +23,10 @@ InvsyncError                       (inventory.errors) root of every invsync erro
       │                            LeverUnavailableError
       └── RecordError              SKIP: one record failed validation (`.key`); note it, carry on
 
+`http_status` is what invsync's own web app and API answer with: 400 for a setting to fix, 409
+for a run already going, and 502 for whatever Lever did (401, 403 and 404 from Lever included:
+they are Lever's answers to invsync, not the caller's).
+
 No message, repr or argument ever holds a secret: every message passes through `scrub`.
 """
 
@@ -29,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from inventory.errors import ConfigError, InvsyncError
+from inventory.errors import ConfigError, ExitCode, InvsyncError
 
 REDACTED = "[redacted]"
 
@@ -49,6 +54,9 @@ def _one_line(text: str) -> str:
 class ConnectorError(InvsyncError):
     """Root of every error the connector raises; the message is safe to show a user."""
 
+    exit_code = ExitCode.FAILED
+    http_status = 502
+
     def __init__(
         self, message: str, *, status: int | None = None, secrets: Iterable[str] = ()
     ) -> None:
@@ -59,35 +67,50 @@ class ConnectorError(InvsyncError):
 class ConnectorConfigError(ConnectorError, ConfigError):
     """A connector setting is malformed; the message names the setting to fix."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
+    http_status = 400
 
 
 class MappingError(ConnectorConfigError):
     """A mapping is malformed, or turns a record into values a person cannot hold."""
 
+    exit_code = ExitCode.USAGE
+    http_status = 400
+
 
 class LaunchError(ConnectorConfigError):
     """An integration lacks what it needs to become active."""
+
+    exit_code = ExitCode.USAGE
+    http_status = 400
 
 
 class NotLaunchedError(ConnectorConfigError):
     """An integration is not active, so it may not sync."""
 
+    exit_code = ExitCode.USAGE
+    http_status = 400
+
 
 class AlreadyRunningError(ConnectorError):
     """A run of this integration is going already; a second one is refused (exit code 4)."""
 
-    exit_code = 4
+    exit_code = ExitCode.RUNNING
+    http_status = 409
 
 
 class FatalError(ConnectorError):
     """Stop: the run cannot continue until someone acts on the message."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
+    http_status = 502
 
 
 class LeverAuthError(FatalError):
     """Lever refused the API key (HTTP 401)."""
+
+    exit_code = ExitCode.FAILED
+    http_status = 502
 
     def __init__(self) -> None:
         super().__init__(
@@ -100,6 +123,9 @@ class LeverAuthError(FatalError):
 class LeverPermissionError(FatalError):
     """The API key is valid but not allowed to do this (HTTP 403)."""
 
+    exit_code = ExitCode.FAILED
+    http_status = 502
+
     def __init__(self) -> None:
         super().__init__(
             "Lever API key lacks permission (HTTP 403): the key must be allowed to read and"
@@ -110,6 +136,9 @@ class LeverPermissionError(FatalError):
 
 class LeverNotFoundError(FatalError):
     """Lever knows no such path or object (HTTP 404)."""
+
+    exit_code = ExitCode.FAILED
+    http_status = 502
 
     def __init__(self, path: str, *, secrets: Iterable[str] = ()) -> None:
         super().__init__(
@@ -122,6 +151,9 @@ class LeverNotFoundError(FatalError):
 
 class LeverRequestError(FatalError):
     """Lever refused a request for a reason other than auth, permission or a missing object."""
+
+    exit_code = ExitCode.FAILED
+    http_status = 502
 
     def __init__(
         self,
@@ -142,6 +174,9 @@ class LeverRequestError(FatalError):
 
 class LeverUnavailableError(FatalError):
     """Lever stayed rate-limited, down or garbled until the retry budget ran out."""
+
+    exit_code = ExitCode.FAILED
+    http_status = 502
 
     def __init__(
         self,
@@ -164,13 +199,22 @@ class LeverUnavailableError(FatalError):
 class LeverResponseError(FatalError):
     """Lever answered a request with a body of an unexpected shape."""
 
+    exit_code = ExitCode.FAILED
+    http_status = 502
+
 
 class PaginationError(LeverResponseError):
     """Paging cannot go on safely: a repeated `next` token, or a page that is not the envelope."""
 
+    exit_code = ExitCode.FAILED
+    http_status = 502
+
 
 class RetriableError(ConnectorError):
     """Retry: a transient failure; `retry_after` is Lever's hint in seconds, if any."""
+
+    exit_code = ExitCode.FAILED
+    http_status = 502
 
     def __init__(
         self,
@@ -189,6 +233,16 @@ class RetriableError(ConnectorError):
 class RecordError(ConnectorError):
     """Skip: one source record failed validation; `key` names it (email, id or `<unknown>`)."""
 
+    exit_code = ExitCode.FAILED
+    http_status = 502
+
     def __init__(self, key: str, message: str) -> None:
         super().__init__(message)
         self.key = key
+
+
+class ScheduleError(ConfigError):
+    """A schedule cannot be used as typed; the message shows how to write it."""
+
+    exit_code = ExitCode.USAGE
+    http_status = 400

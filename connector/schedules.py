@@ -24,8 +24,7 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from connector.errors import NotLaunchedError
-from inventory.errors import ConfigError
+from connector.errors import NotLaunchedError, ScheduleError
 from inventory.models import Integration
 from inventory.timeutil import utcnow
 
@@ -57,10 +56,6 @@ _CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _APS_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DOW_ITEM = re.compile(r"^(\*|\w+(?:-\w+)?)(?:/(\d+))?$")
 _MAX_SKIPS = 8
-
-
-class ScheduleError(ConfigError):
-    """A schedule cannot be used as typed; the message shows how to write it."""
 
 
 @dataclass(frozen=True)

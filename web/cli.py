@@ -1,8 +1,9 @@
 """The `invsync` command line: init, vault, integration, sync, lists, simulator, demo, serve.
 
-Exit codes: 0 success; 1 the job failed; 2 usage or configuration error; 3 finished with
-per-record errors; 4 the integration is already running. Errors are one line on stderr naming
-what to fix, never a traceback for a user's mistake, and never a secret.
+Exit codes (`inventory.errors.ExitCode`): 0 success; 1 the job failed; 2 usage or configuration
+error; 3 finished with per-record errors; 4 the integration is already running; an invsync error
+exits with its class's `exit_code`. Errors are one line on stderr naming what to fix, never a
+traceback for a user's mistake, and never a secret.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from inventory.db import init_db
-from inventory.errors import InvsyncError
+from inventory.errors import ExitCode, InvsyncError
 from inventory.settings import Settings
 from web.commands.common import fail, pass_ctx
 from web.context import AppContext
@@ -100,15 +101,15 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:
-        fail("aborted", 1)
+        fail("aborted", ExitCode.FAILED)
     except click.ClickException as exc:
         fail(_one_line(exc.format_message()) + _usage_hint(exc), exc.exit_code)
     except InvsyncError as exc:
         fail(_one_line(str(exc)), exc.exit_code)
     except SQLAlchemyError as exc:
-        fail(f"database error: {_one_line(str(getattr(exc, 'orig', exc)))}", 1)
+        fail(f"database error: {_one_line(str(getattr(exc, 'orig', exc)))}", ExitCode.FAILED)
     except KeyboardInterrupt:
-        fail("interrupted", 130)
+        fail("interrupted", ExitCode.INTERRUPTED)
 
 
 def _one_line(text: str) -> str:

@@ -13,7 +13,7 @@ from connector import integrations
 from connector.lever.sim import LeverSimulator, SimulatorServer
 from connector.sync import SyncSummary
 from inventory.db import init_db
-from inventory.errors import NotFoundError
+from inventory.errors import ExitCode, NotFoundError
 from inventory.models import Integration
 from vault.keys import load_keyring
 from vault.store import Vault
@@ -40,7 +40,7 @@ def run_demo(app: AppContext, *, users: int, serve: bool, port: int) -> int:
 
             _print_login(app)
             serve_app(create_app(app.settings), "127.0.0.1", port)
-    return 0 if summary.status != "failed" else 1
+    return ExitCode.OK if summary.status != "failed" else ExitCode.FAILED
 
 
 def _report(app: AppContext, summary: SyncSummary) -> None:

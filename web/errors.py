@@ -1,8 +1,8 @@
-"""Errors of the web shell: sign-in, permissions and request mistakes.
+"""Errors of the web shell: sign-in, permissions and request mistakes (all exit code 2).
 
 InvsyncError (inventory.errors)
  ├── ConfigError
- │    └── AccountError        an account or token request is invalid (name taken, weak password…)
+ │    └── AccountError        an account or token request is invalid (name taken…) (HTTP 400)
  └── AuthError               not signed in, or a wrong name, password or token (HTTP 401)
       ├── LoginThrottledError too many failed sign-ins for a name; says when to try again (429)
       └── ForbiddenError      signed in, but the role does not allow it (HTTP 403)
@@ -10,27 +10,32 @@ InvsyncError (inventory.errors)
 
 from __future__ import annotations
 
-from inventory.errors import ConfigError, InvsyncError
+from inventory.errors import ConfigError, ExitCode, InvsyncError
 
 
 class AccountError(ConfigError):
     """An account or token request a user can fix (name taken, unknown role, short password)."""
 
+    exit_code = ExitCode.USAGE
+    http_status = 400
+
 
 class AuthError(InvsyncError):
     """Not signed in, or the name, password or token is wrong; never says which."""
 
-    exit_code = 2
-    status = 401
+    exit_code = ExitCode.USAGE
+    http_status = 401
 
 
 class LoginThrottledError(AuthError):
     """Too many failed sign-ins for one name: wait, then try again."""
 
-    status = 429
+    exit_code = ExitCode.USAGE
+    http_status = 429
 
 
 class ForbiddenError(AuthError):
     """The account's role does not allow this."""
 
-    status = 403
+    exit_code = ExitCode.USAGE
+    http_status = 403

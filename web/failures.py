@@ -1,7 +1,9 @@
 """How errors reach a browser or an API client: a status, one clear line, never internals.
 
-Known errors carry a message written for users; anything else is logged with its traceback on
-the server and shown as a bare "internal error", so nothing internal or secret leaks.
+Known errors carry a message written for users and the HTTP status their class declares
+(`http_status`, beside `exit_code`, in each package's errors module); anything else is logged
+with its traceback on the server and shown as a bare "internal error", so nothing internal or
+secret leaks.
 """
 
 from __future__ import annotations
@@ -11,10 +13,8 @@ import logging
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from connector.errors import AlreadyRunningError
-from inventory.errors import AlreadyExistsError, InvsyncError, NotFoundError
+from inventory.errors import InvsyncError
 from web.api.envelope import error_response
-from web.errors import AuthError
 
 __all__ = ["init_app", "status_of"]
 
@@ -22,16 +22,8 @@ log = logging.getLogger(__name__)
 
 
 def status_of(exc: InvsyncError) -> int:
-    """The HTTP status of an invsync error."""
-    if isinstance(exc, AuthError):
-        return exc.status
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, AlreadyExistsError | AlreadyRunningError):
-        return 409
-    if exc.exit_code == 2:
-        return 400
-    return 502 if type(exc).__module__.startswith("connector") else 500
+    """The HTTP status of an invsync error: the one its class declares in its errors module."""
+    return exc.http_status
 
 
 def init_app(app: Flask) -> None:

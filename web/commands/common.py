@@ -7,6 +7,7 @@ from typing import NoReturn
 
 import click
 
+from inventory.errors import ExitCode
 from web.context import AppContext
 
 pass_ctx = click.make_pass_decorator(AppContext)
@@ -14,7 +15,7 @@ FORMAT = click.Choice(["table", "json", "csv"])
 TABLE_OR_JSON = click.Choice(["table", "json"])
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
+def fail(message: str, code: int = ExitCode.USAGE) -> NoReturn:
     """Print one error line and exit with the given code."""
     click.echo(f"invsync: error: {message}", err=True)
     sys.exit(code)

@@ -12,14 +12,13 @@ from pathlib import Path
 import click
 
 from inventory import changelog
+from inventory.errors import ExitCode
 from inventory.timeutil import utcnow
 from web.commands.common import TABLE_OR_JSON, pass_ctx
 from web.commands.lists import saas_users
 from web.context import AppContext
 from web.output import write_json
 from workflows.logins import ImportResult, import_activity
-
-EXIT_ROW_ERRORS = 3
 
 
 @saas_users.command("import")
@@ -38,7 +37,7 @@ def import_(app: AppContext, path: Path, app_name: str, fmt: str) -> None:
     else:
         _print(result)
     if result.errors:
-        sys.exit(EXIT_ROW_ERRORS)
+        sys.exit(ExitCode.RECORD_ERRORS)
 
 
 def _print(result: ImportResult) -> None:

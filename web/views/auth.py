@@ -39,7 +39,7 @@ def login() -> Response | tuple[str, int] | str:
     except AuthError as exc:
         db().commit()  # the failure counts towards the throttle
         page = render_template("auth/login.html", next=next_url, name=name, error=str(exc))
-        return page, getattr(exc, "status", 401)
+        return page, exc.http_status
     db().commit()
     sign_in(account)
     return redirect(_safe_next(next_url))
