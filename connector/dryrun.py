@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from connector import integrations, reconcile
 from connector.errors import ConnectorError, MappingError, RecordError
@@ -40,23 +40,20 @@ NEW_PERSON = "(new person)"
 
 
 def dry_run(
-    factory: sessionmaker[Session],
+    session: Session,
     settings: Settings,
     name: str,
     *,
     client_factory: ClientFactory = lever_client,
     now: Callable[[], datetime] = utcnow,
 ) -> dict[str, Any]:
-    """Read Lever and report what a real sync of the integration would do; change nothing."""
-    with factory() as session:
-        try:
-            integ = integrations.get(session, name)
-            _require_mapping(integ)
-            secret = Vault(session, load_keyring(settings)).get(integ.credential_name)
-            with client_factory(integ, secret) as client:
-                return _Report.build(session, integ, client, now()).to_dict()
-        finally:
-            session.rollback()
+    """Read Lever and report what a real sync of the integration would do, in the caller's
+    session; it writes nothing the caller should keep (callers use `inventory.db.read_only`)."""
+    integ = integrations.get(session, name)
+    _require_mapping(integ)
+    secret = Vault(session, load_keyring(settings)).get(integ.credential_name)
+    with client_factory(integ, secret) as client:
+        return _Report.build(session, integ, client, now()).to_dict()
 
 
 def _require_mapping(integ: Integration) -> None:

@@ -70,13 +70,6 @@ def head_revision() -> str:
     return HEAD_REVISION
 
 
-def migrations_head() -> str:
-    """The newest revision as Alembic reads it from the migration scripts."""
-    from alembic.script import ScriptDirectory
-
-    return str(ScriptDirectory.from_config(_alembic(None)).get_current_head())  # type: ignore[arg-type]
-
-
 def current_revision(engine: Engine) -> str | None:
     """The schema revision the database is at, or None when it has none."""
     with _opened(engine) as conn:
@@ -174,3 +167,14 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose work always rolls back: for reports such as a dry run, which may stage
+    rows to compare but must leave nothing behind."""
+    with factory() as session:
+        try:
+            yield session
+        finally:
+            session.rollback()

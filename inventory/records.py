@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, object_mapper
 from inventory.changelog import ChangeBatch
 from inventory.models import Person, SaasUser
 
-__all__ = ["add_records", "set_fields", "update_people", "update_saas_users"]
+__all__ = ["add_records", "set_fields", "update_saas_users"]
 
 _CHUNK = 500
 # Each model's object type in the change log, and the attribute that names a record there.
@@ -32,12 +32,6 @@ def update_saas_users(session: Session, changes: Sequence[Mapping[str, Any]], no
     """Set fields of SaaS users by id (dicts of "id" and the fields), logging each real change;
     how many rows changed."""
     return _update_rows(session, SaasUser, changes, now)
-
-
-def update_people(session: Session, changes: Sequence[Mapping[str, Any]], now: datetime) -> int:
-    """Set fields of people by id (dicts of "id" and the fields), logging each real change; how
-    many rows changed."""
-    return _update_rows(session, Person, changes, now)
 
 
 def add_records(session: Session, objs: Sequence[Person | SaasUser], now: datetime) -> None:

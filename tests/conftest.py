@@ -1,32 +1,56 @@
 """Shared fixtures: a throwaway instance whose database is a real SQLite file or a fresh database
-on a real PostgreSQL server (every database test runs on both), and a Lever simulator."""
+on a real PostgreSQL server (every database test runs on both), a Lever simulator, the
+integration 'lever' on it, launched and synced, a lab that drives its sync steps one by one, and
+SMTP servers on loopback that keep what they receive."""
 
 from __future__ import annotations
 
+import email
 import os
 import shutil
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, text
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from sqlalchemy import Engine, create_engine, make_url, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector import ledger
-from connector.lever.sim import LeverSimulator, SimulatorServer
+from connector import integrations, ledger
+from connector.jobs import lever_client, run_sync
+from connector.lever.client import LeverClient
+from connector.lever.sim import ANCHOR_MS, LeverSimulator, SimulatorServer
+from connector.reconcile import ReconcileOutcome, approve, reconcile
+from connector.sync import SyncEngine, SyncSummary
+from inventory.changelog import set_actor
 from inventory.db import init_db, make_engine, make_sessionmaker
+from inventory.models import Integration, SaasUser, SyncRun
 from inventory.settings import Settings
+from inventory.timeutil import from_ms, utcnow
+from vault.keys import load_keyring
+from vault.store import Vault
 
 API_KEY = "test-key-4f1c9e2ab7d3-lever"
 POSTGRES_URL = os.environ.get(
     "INVSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 BACKENDS = ["sqlite", "postgresql"]
+Sim = tuple[LeverSimulator, SimulatorServer]
+LAB_NOW = from_ms(ANCHOR_MS) + timedelta(hours=1)
+SMTP_LOGIN = "notices@example.com"
+SMTP_PASSWORD = "s3cret-Pass:w/rd%"
 
 
 def _admin() -> Engine:
@@ -117,11 +141,167 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @pytest.fixture
-def lever_sim() -> Iterator[tuple[LeverSimulator, SimulatorServer]]:
+def lever_sim() -> Iterator[Sim]:
     """A seeded Lever simulator (250 users, unpaced) served over loopback."""
     sim = LeverSimulator(users=250, seed=3, api_key=API_KEY, rate_limit=False)
     with SimulatorServer(sim) as server:
         yield sim, server
+
+
+def no_sleep(_seconds: float) -> None:
+    """Retries and backoffs pass instantly in tests."""
+
+
+def create_lever(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    url: str,
+    *,
+    key: str = API_KEY,
+    smart: bool = True,
+    launch: bool = True,
+    **spec: Any,
+) -> Integration:
+    """Store `key` as 'lever-key' and create the integration 'lever' on it at `url`, unpaced;
+    smart-mapped and launched unless told not to."""
+    with factory.begin() as session:
+        Vault(session, load_keyring(settings)).add("lever-key", key, " ")
+        new = integrations.NewIntegration(
+            name="lever", credential="lever-key", base_url=url, max_rps=0, **spec
+        )
+        integ = integrations.create(session, new)
+        if smart:
+            integrations.apply_smart_mapping(session, integ, None)
+        if launch:
+            integrations.launch(integ)
+    return integ
+
+
+def sync_lever(factory: sessionmaker[Session], settings: Settings) -> SyncSummary:
+    """One sync of 'lever' with instant retries."""
+    client = partial(lever_client, sleep=no_sleep)
+    return run_sync(factory, settings, "lever", client_factory=client)
+
+
+def sync_as_run(factory: sessionmaker[Session], settings: Settings) -> SyncSummary:
+    """One sync of 'lever' with instant retries, committed page by page, whose session names the
+    run as its actor, as the change log expects."""
+    with factory() as session:
+        integ = integrations.get(session, "lever")
+        secret = Vault(session, load_keyring(settings)).get(integ.credential_name)
+        run = SyncRun(integration_id=integ.id, status="running", started_at=utcnow())
+        session.add(run)
+        session.commit()
+        set_actor(session, "integration", "lever", run.id)
+        with lever_client(integ, secret, sleep=no_sleep) as client:
+            pages = client.iter_user_pages()
+            summary = SyncEngine(session, integ, pages, checkpoint=session.commit).run(run)
+        session.commit()
+    return summary
+
+
+@pytest.fixture
+def launched(settings: Settings, session_factory: sessionmaker[Session], lever_sim: Sim) -> Sim:
+    """The simulator's key stored as 'lever-key' and the integration 'lever' on it, smart-mapped
+    and launched, not yet synced."""
+    create_lever(session_factory, settings, lever_sim[1].url)
+    return lever_sim
+
+
+@pytest.fixture
+def synced(settings: Settings, session_factory: sessionmaker[Session], launched: Sim) -> Sim:
+    """The launched integration 'lever', synced once."""
+    summary = sync_lever(session_factory, settings)
+    assert summary.status == "succeeded", summary.message
+    return launched
+
+
+class Lab:
+    """An instance, a Lever simulator and an integration named 'lever' over loopback."""
+
+    def __init__(
+        self, settings: Settings, factory: sessionmaker[Session], sim: LeverSimulator, url: str
+    ) -> None:
+        self.settings, self.factory, self.sim, self.url = settings, factory, sim, url
+
+    def create(self, launch: bool = True, smart: bool = True, **spec: Any) -> None:
+        """Store the key and create (smart-map, launch) the integration."""
+        create_lever(self.factory, self.settings, self.url, smart=smart, launch=launch, **spec)
+
+    def update(self, **changes: Any) -> None:
+        """Change settings of the integration."""
+        with self.factory.begin() as session:
+            integrations.update(session, integrations.get(session, "lever"), changes)
+
+    def client_factory(self, **options: Any) -> Callable[..., LeverClient]:
+        """Clients as the jobs make them, with instant retries."""
+        return lambda integ, secret: lever_client(integ, secret, sleep=no_sleep, **options)
+
+    def sync(self, **options: Any) -> SyncSummary:
+        """One real sync of the integration, without the steps after the read (reconciliation,
+        login activity), which these tests call themselves on the run it leaves."""
+        saved = self._after_read(False, None)
+        try:
+            factory = self.client_factory(**options)
+            return run_sync(self.factory, self.settings, "lever", client_factory=factory)
+        finally:
+            self._after_read(*saved)
+
+    def _after_read(self, deactivate: bool, activity: str | None) -> tuple[bool, str | None]:
+        """Set the after-read settings; return the ones they replace."""
+        with self.factory.begin() as session:
+            integ = integrations.get(session, "lever")
+            saved = (integ.deactivate_missing, integ.login_activity)
+            integ.deactivate_missing, integ.login_activity = deactivate, activity
+        return saved
+
+    def reconcile(self, run_id: int, **options: Any) -> ReconcileOutcome:
+        """Reconcile a run and commit."""
+        with self.factory.begin() as session:
+            integ = integrations.get(session, "lever")
+            run = session.get_one(SyncRun, run_id)
+            with self.client(session, integ, **options) as client:
+                return reconcile(session, integ, run, client, now=LAB_NOW)
+
+    def client(self, session: Session, integ: Any, **options: Any) -> LeverClient:
+        """A client for the integration's credential."""
+        secret = Vault(session, load_keyring(self.settings)).get(integ.credential_name)
+        return self.client_factory(**options)(integ, secret)
+
+    def cycle(self) -> tuple[SyncSummary, ReconcileOutcome]:
+        """A sync followed by reconciliation, as a run does it."""
+        summary = self.sync()
+        return summary, self.reconcile(summary.run_id)
+
+    def approve(self, run_id: int, approver: str = "alice@example.com") -> ReconcileOutcome:
+        """Approve a held run and commit."""
+        with self.factory.begin() as session:
+            run = session.get_one(SyncRun, run_id)
+            return approve(session, run, approver=approver, now=LAB_NOW)
+
+    def statuses(self) -> dict[str, str]:
+        """Every SaaS user's status by Lever id."""
+        with self.factory() as session:
+            return dict(session.execute(select(SaasUser.external_id, SaasUser.status)).all())
+
+    def run(self, run_id: int) -> SyncRun:
+        """A run as stored."""
+        with self.factory() as session:
+            return session.get_one(SyncRun, run_id)
+
+    def gets(self) -> int:
+        """How many GET /users/{id} the simulator answered so far."""
+        return self.sim.counts["get_user"]
+
+    def active_ids(self, count: int) -> list[str]:
+        """The first `count` active Lever users."""
+        return [u["id"] for u in self.sim.users if not u["deactivatedAt"]][:count]
+
+
+@pytest.fixture
+def lab(settings: Settings, session_factory: sessionmaker[Session], lever_sim: Sim) -> Lab:
+    """A lab over the shared 250-user simulator, its integration not yet created."""
+    return Lab(settings, session_factory, lever_sim[0], lever_sim[1].url)
 
 
 class Gate:
@@ -149,9 +329,7 @@ class Gate:
 
 
 @pytest.fixture
-def gate(
-    lever_sim: tuple[LeverSimulator, SimulatorServer], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[int], Gate]]:
+def gate(lever_sim: Sim, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], Gate]]:
     """Install a gate on the simulator, to hold a run mid-read; opened at the end."""
     gates: list[Gate] = []
 
@@ -163,6 +341,60 @@ def gate(
     yield install
     for g in gates:
         g.open()
+
+
+@dataclass
+class Mailbox:
+    """An aiosmtpd handler that keeps what it receives and which logins it saw."""
+
+    messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+    logins: list[tuple[str, bool]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """Keep the message, parsed, with its recipients."""
+        message = email.message_from_bytes(envelope.original_content, policy=default_policy)
+        assert isinstance(message, EmailMessage)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted"
+
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        """Accept SMTP_LOGIN with the one right password, and remember every attempt."""
+        assert isinstance(auth_data, LoginPassword)
+        login = auth_data.login.decode()
+        ok = login == SMTP_LOGIN and auth_data.password.decode() == SMTP_PASSWORD
+        self.logins.append((login, ok))
+        return AuthResult(success=ok, handled=False)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (the OS just handed it out)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+Serve = Callable[..., tuple[Mailbox, int]]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Serve]:
+    """Start aiosmtpd servers on free loopback ports; all stopped at the end of the test."""
+    controllers: list[Controller] = []
+
+    def serve(with_login: bool = False, **kwargs: Any) -> tuple[Mailbox, int]:
+        box = Mailbox()
+        if with_login:
+            kwargs |= {"authenticator": box.authenticate, "auth_require_tls": False}
+        controller = Controller(box, hostname="127.0.0.1", port=free_port(), **kwargs)
+        controller.start()
+        controllers.append(controller)
+        return box, controller.port
+
+    yield serve
+    for controller in controllers:
+        controller.stop()
 
 
 def run_finished(factory: sessionmaker[Session], run_id: int, timeout: float = 60.0) -> str:

@@ -14,7 +14,9 @@ from flask import Flask
 from inventory.db import make_engine, make_sessionmaker, require_schema
 from inventory.settings import Settings
 from web import failures, security
+from web.appstate import AppState, install
 from web.http import close_session
+from workflows.registry import load_registry
 
 __all__ = ["BLUEPRINTS", "create_app"]
 
@@ -45,9 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     engine = make_engine(settings)
     require_schema(engine)
-    app.extensions["invsync.settings"] = settings
-    app.extensions["invsync.engine"] = engine
-    app.extensions["invsync.sessions"] = make_sessionmaker(engine)
+    install(app, AppState(settings, engine, make_sessionmaker(engine), load_registry()))
     app.teardown_appcontext(close_session)
     security.init_app(app, settings)
     failures.init_app(app)

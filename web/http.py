@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import g
 from sqlalchemy.orm import Session
 
 from inventory.settings import Settings
+from web.appstate import app_state
 
 __all__ = ["close_session", "db", "instance_settings"]
 
@@ -13,7 +14,7 @@ __all__ = ["close_session", "db", "instance_settings"]
 def db() -> Session:
     """This request's session, opened on first use and closed at teardown; views commit it."""
     if "db" not in g:
-        g.db = current_app.extensions["invsync.sessions"]()
+        g.db = app_state().sessions()
     return g.db
 
 
@@ -26,4 +27,4 @@ def close_session(_exc: BaseException | None) -> None:
 
 def instance_settings() -> Settings:
     """The settings the app was built with."""
-    return current_app.extensions["invsync.settings"]
+    return app_state().settings

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from inventory import changelog
 from inventory.models import Approval, Workflow, WorkflowRun, WorkflowStep
@@ -87,53 +87,48 @@ def approval_to_dict(approval: Approval, workflow_name: str) -> dict[str, Any]:
 
 
 def approve(
-    factory: sessionmaker[Session],
+    session: Session,
     settings: Settings,
     approval_id: int,
     *,
     decided_by: str,
     options: RunOptions | None = None,
 ) -> Decision:
-    """Run the held block for its record and walk on; commits when done."""
+    """Run the held block for its record and walk on, in the caller's transaction."""
     options = options or RunOptions()
-    with factory() as session:
-        approval, workflow, run = _pending(session, approval_id)
-        if workflow.state != "active":
-            raise WorkflowStateError(
-                f"workflow {workflow.name!r} is {workflow.state}: activate it to approve, "
-                f"or reject approval {approval_id}"
-            )
-        changelog.set_actor(session, "workflow", workflow.name)
-        first = _resume(session, settings, approval, workflow, run, options)
-        result = f"{first.outcome}: {first.message}"
-        _decide(approval, ApprovalStatus.APPROVED, decided_by, options, result)
-        _settle(session, run)
-        session.commit()
+    approval, workflow, run = _pending(session, approval_id)
+    if workflow.state != "active":
+        raise WorkflowStateError(
+            f"workflow {workflow.name!r} is {workflow.state}: activate it to approve, "
+            f"or reject approval {approval_id}"
+        )
+    changelog.set_actor(session, "workflow", workflow.name)
+    first = _resume(session, settings, approval, workflow, run, options)
+    result = f"{first.outcome}: {first.message}"
+    _decide(approval, ApprovalStatus.APPROVED, decided_by, options, result)
+    _settle(session, run)
     return Decision(approval_id, ApprovalStatus.APPROVED, first.outcome, first.message)
 
 
 def reject(
-    factory: sessionmaker[Session],
+    session: Session,
     approval_id: int,
     *,
     decided_by: str,
     options: RunOptions | None = None,
 ) -> Decision:
-    """Refuse the held change: log it and end the record's path; commits when done."""
+    """Refuse the held change: log it and end the record's path, in the caller's transaction."""
     options = options or RunOptions()
-    with factory() as session:
-        approval, _, run = _pending(session, approval_id)
-        message = f"rejected by {decided_by}"
-        _decide(approval, ApprovalStatus.REJECTED, decided_by, options, message)
-        session.add(
-            WorkflowStep(
-                run_id=run.id, saas_user_id=approval.saas_user_id, record_key=approval.record_key,
-                block_id=approval.block_id, outcome="rejected", message=message,
-                at=options.now(),
-            )
-        )  # fmt: skip
-        _settle(session, run)
-        session.commit()
+    approval, _, run = _pending(session, approval_id)
+    message = f"rejected by {decided_by}"
+    _decide(approval, ApprovalStatus.REJECTED, decided_by, options, message)
+    session.add(
+        WorkflowStep(
+            run_id=run.id, saas_user_id=approval.saas_user_id, record_key=approval.record_key,
+            block_id=approval.block_id, outcome="rejected", message=message, at=options.now(),
+        )
+    )  # fmt: skip
+    _settle(session, run)
     return Decision(approval_id, ApprovalStatus.REJECTED, "rejected", message)
 
 

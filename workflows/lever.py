@@ -127,11 +127,6 @@ class LeverAccess:
             )
         return self._clients[key]
 
-    @property
-    def request_count(self) -> int:
-        """HTTP requests sent by every client of the run, retries included."""
-        return sum(client.request_count for client in self._clients.values())
-
     def close(self) -> None:
         """Close every client."""
         for client in self._clients.values():

@@ -76,7 +76,6 @@ class LeverClient:
         self._bucket = TokenBucket(max_rps, burst, clock, sleep)
         self._owns_http = http is None
         self._http = http if http is not None else requests.Session()
-        self._request_count = 0
 
     def __repr__(self) -> str:
         return f"LeverClient(base_url={self.base_url!r})"
@@ -92,11 +91,6 @@ class LeverClient:
     ) -> None:
         self.close()
 
-    @property
-    def request_count(self) -> int:
-        """How many HTTP requests this client has sent, retries included."""
-        return self._request_count
-
     def close(self) -> None:
         """Release the HTTP connections, unless the caller lent us its session."""
         if self._owns_http:
@@ -110,11 +104,6 @@ class LeverClient:
         """Raw users a page at a time, following `next` tokens exactly as Lever gave them."""
         params = _list_params(limit, include_deactivated, filters)
         yield from self._follow("/users", params)
-
-    def iter_users(self, **kw: Any) -> Iterator[dict[str, Any]]:
-        """Raw users one at a time; takes the same arguments as `iter_user_pages`."""
-        for page in self.iter_user_pages(**kw):
-            yield from page
 
     def _follow(self, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         """Pages of a list endpoint, passing each `next` token back unchanged; never loops."""
@@ -242,7 +231,6 @@ class LeverClient:
 
     def _send(self, method: str, path: str, params: Any, json: Any) -> requests.Response:
         """The HTTP exchange itself; network failures become RetriableError without a secret."""
-        self._request_count += 1
         try:
             return self._http.request(
                 method,

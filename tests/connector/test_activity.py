@@ -12,19 +12,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations
 from connector.activity import NOT_AVAILABLE, ActivityOutcome, read_login_activity
-from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.models import Integration, SaasUser
-from inventory.settings import Settings
 from inventory.timeutil import from_ms, to_ms
-from tests.connector.test_reconcile import NOW, Lab
-
-Sim = tuple[LeverSimulator, SimulatorServer]
+from tests.conftest import LAB_NOW as NOW
+from tests.conftest import Lab
 
 
 @pytest.fixture
-def lab(settings: Settings, session_factory: sessionmaker[Session], lever_sim: Sim) -> Lab:
-    """A synced integration reading login activity, its stored last logins wiped."""
-    lab = Lab(settings, session_factory, lever_sim[0], lever_sim[1].url)
+def lab(lab: Lab, session_factory: sessionmaker[Session]) -> Lab:
+    """The shared lab with a synced integration reading login activity, its stored last logins
+    wiped."""
     lab.sim.audit_events = True
     lab.create(login_activity="audit-events")
     lab.sync()

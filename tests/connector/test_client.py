@@ -32,32 +32,13 @@ from connector.errors import (
 )
 from connector.lever.client import LeverClient
 from inventory.errors import ConfigError
+from tests.connector.conftest import FakeClock
 
 BASE = "https://api.lever.test/v1"
 USERS = f"{BASE}/users"
 KEY = "lvrKEY0123456789abcdefSECRETkeyZZ"
 TOKEN = "%5B1733206956064%2C%22c21d911f-aaaa%22%5D"
 NOW = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """A clock that only moves when something sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def fake() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
@@ -68,12 +49,17 @@ def lever() -> Iterator[responses.RequestsMock]:
 
 
 @pytest.fixture
-def make_client(fake: FakeClock) -> Iterator[Callable[..., LeverClient]]:
+def make_client(clock: FakeClock) -> Iterator[Callable[..., LeverClient]]:
     """Build clients on the fake clock, unpaced unless a test asks, with a fixed jitter of 0.5."""
     made: list[LeverClient] = []
 
     def make(**options: Any) -> LeverClient:
-        settings = {"max_rps": 0, "clock": fake.clock, "sleep": fake.sleep, "rng": lambda: 0.5}
+        settings = {
+            "max_rps": 0,
+            "clock": clock.monotonic,
+            "sleep": clock.sleep,
+            "rng": lambda: 0.5,
+        }
         settings["now"] = lambda: NOW
         client = LeverClient(BASE, KEY, " ", **{**settings, **options})
         made.append(client)
@@ -144,14 +130,16 @@ def test_pages_follow_the_next_token_chain(
     lever.get(USERS, json=page("u4", has_next=False), match=[list_query("t2")])
 
     assert ids_of(client.iter_user_pages()) == [["u1", "u2"], ["u3"], ["u4"]]
-    assert client.request_count == 3
+    assert len(lever.calls) == 3
 
 
-def test_iter_users_flattens_the_pages(client: LeverClient, lever: responses.RequestsMock) -> None:
+def test_the_pages_hold_every_user_once_in_order(
+    client: LeverClient, lever: responses.RequestsMock
+) -> None:
     lever.get(USERS, json=page("u1", "u2", has_next=True, next_token="t1"), match=[list_query()])
     lever.get(USERS, json=page("u3"), match=[list_query("t1")])
 
-    assert [u["id"] for u in client.iter_users()] == ["u1", "u2", "u3"]
+    assert [u["id"] for batch in client.iter_user_pages() for u in batch] == ["u1", "u2", "u3"]
 
 
 def test_a_last_page_without_next_ends_paging(
@@ -168,7 +156,7 @@ def test_has_next_false_ends_paging_even_with_a_next_token(
     lever.get(USERS, json=page("u1", has_next=False, next_token="stale"))
 
     assert ids_of(client.iter_user_pages()) == [["u1"]]
-    assert client.request_count == 1
+    assert len(lever.calls) == 1
 
 
 def test_an_empty_next_token_ends_paging(
@@ -209,7 +197,7 @@ def test_a_repeated_token_stops_paging_instead_of_looping(
 
     with pytest.raises(PaginationError, match="repeated the page token 't1' after 3 pages"):
         list(client.iter_user_pages())
-    assert client.request_count == 3
+    assert len(lever.calls) == 3
 
 
 def test_every_page_request_asks_for_deactivated_users_and_100_per_page(
@@ -218,7 +206,7 @@ def test_every_page_request_asks_for_deactivated_users_and_100_per_page(
     lever.get(USERS, json=page("u1", has_next=True, next_token="t1"))
     lever.get(USERS, json=page("u2"))
 
-    list(client.iter_users())
+    list(client.iter_user_pages())
 
     for call in lever.calls:
         query = sent_query(call)
@@ -231,7 +219,7 @@ def test_filters_are_sent_alongside_the_fixed_parameters(
 ) -> None:
     lever.get(USERS, json=page("u1"))
 
-    list(client.iter_users(email="ann@example.com", accessRole=["admin", "interviewer"]))
+    list(client.iter_user_pages(email="ann@example.com", accessRole=["admin", "interviewer"]))
 
     query = sent_query(lever.calls[0])
     assert query["email"] == ["ann@example.com"]
@@ -244,7 +232,7 @@ def test_active_users_only_leaves_include_deactivated_out(
 ) -> None:
     lever.get(USERS, json=page("u1"))
 
-    list(client.iter_users(include_deactivated=False, limit=50))
+    list(client.iter_user_pages(include_deactivated=False, limit=50))
 
     assert sent_query(lever.calls[0]) == {"limit": ["50"]}
 
@@ -290,7 +278,7 @@ def test_basic_auth_sends_the_key_as_user_name_with_the_credential_password(
     lever.get(USERS, json=page())
     client = LeverClient(BASE, KEY, password, max_rps=0)
 
-    list(client.iter_users())
+    list(client.iter_user_pages())
     client.close()
 
     expected = base64.b64encode(f"{KEY}:{password}".encode()).decode()
@@ -311,7 +299,7 @@ def test_every_request_carries_the_timeout(
     lever.post(f"{USERS}/u1/deactivate", json={"data": user("u1", deactivatedAt=1)})
     lever.post(f"{USERS}/u1/reactivate", json={"data": user("u1")})
 
-    list(client.iter_users())
+    list(client.iter_user_pages())
     client.get_user("u1")
     client.update_user("u1", {"jobTitle": "Lead"})
     client.create_user("New Person", "new@example.com")
@@ -320,17 +308,17 @@ def test_every_request_carries_the_timeout(
 
     timeouts = [call.request.req_kwargs["timeout"] for call in lever.calls]  # type: ignore[attr-defined]
     assert timeouts == [12.5] * 8
-    assert client.request_count == 8
+    assert len(lever.calls) == 8
 
 
 def test_the_client_paces_itself_under_lever_rate_limit(
-    make_client: Callable[..., LeverClient], lever: responses.RequestsMock, fake: FakeClock
+    make_client: Callable[..., LeverClient], lever: responses.RequestsMock, clock: FakeClock
 ) -> None:
     client = make_client(max_rps=10.0, burst=10)
     sent_at: list[float] = []
 
     def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
-        sent_at.append(fake.now)
+        sent_at.append(clock.now)
         number = len(sent_at)
         return (
             200,
@@ -340,7 +328,7 @@ def test_the_client_paces_itself_under_lever_rate_limit(
 
     lever.add_callback(responses.GET, USERS, callback=answer)
 
-    assert len(list(client.iter_users())) == 60
+    assert sum(len(batch) for batch in client.iter_user_pages()) == 60
     assert max(sum(1 for u in sent_at if t <= u < t + 1) for t in sent_at) <= 20
     assert sent_at[-1] >= (60 - 10) / 10 - 1e-9
 
@@ -350,14 +338,14 @@ def test_the_client_paces_itself_under_lever_rate_limit(
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 def test_transient_statuses_are_retried_then_succeed(
-    client: LeverClient, lever: responses.RequestsMock, fake: FakeClock, status: int
+    client: LeverClient, lever: responses.RequestsMock, clock: FakeClock, status: int
 ) -> None:
     lever.get(f"{USERS}/u1", status=status, json={"code": "Busy", "message": "try later"})
     lever.get(f"{USERS}/u1", json={"data": user("u1")})
 
     assert client.get_user("u1")["id"] == "u1"
-    assert client.request_count == 2
-    assert fake.sleeps == [0.25]  # full jitter: rng 0.5 x first backoff step 0.5 s
+    assert len(lever.calls) == 2
+    assert clock.sleeps == [0.25]  # full jitter: rng 0.5 x first backoff step 0.5 s
 
 
 @pytest.mark.parametrize(
@@ -375,7 +363,7 @@ def test_transient_statuses_are_retried_then_succeed(
 def test_other_errors_are_not_retried_and_map_to_one_exception_each(
     client: LeverClient,
     lever: responses.RequestsMock,
-    fake: FakeClock,
+    clock: FakeClock,
     status: int,
     error: type[ConnectorError],
     message_start: str,
@@ -388,8 +376,8 @@ def test_other_errors_are_not_retried_and_map_to_one_exception_each(
     assert str(caught.value).startswith(message_start)
     assert type(caught.value) is error
     assert caught.value.status == status
-    assert client.request_count == 1
-    assert fake.sleeps == []
+    assert len(lever.calls) == 1
+    assert clock.sleeps == []
 
 
 def test_auth_and_permission_messages_name_the_fix(
@@ -399,9 +387,9 @@ def test_auth_and_permission_messages_name_the_fix(
     lever.get(USERS, status=403)
 
     with pytest.raises(LeverAuthError, match="credential's username holds the Lever API key"):
-        list(client.iter_users())
+        list(client.iter_user_pages())
     with pytest.raises(LeverPermissionError, match="read and list users; talk to a Lever Super"):
-        list(client.iter_users())
+        list(client.iter_user_pages())
 
 
 def test_a_request_error_carries_lever_code_and_message(
@@ -414,7 +402,7 @@ def test_a_request_error_carries_lever_code_and_message(
     )
 
     with pytest.raises(LeverRequestError) as caught:
-        list(client.iter_users())
+        list(client.iter_user_pages())
 
     assert (caught.value.code, caught.value.lever_message) == (
         "BadRequestError",
@@ -434,14 +422,14 @@ def test_a_not_found_error_carries_the_path(
 
 
 def test_retry_after_in_seconds_is_honoured(
-    client: LeverClient, lever: responses.RequestsMock, fake: FakeClock
+    client: LeverClient, lever: responses.RequestsMock, clock: FakeClock
 ) -> None:
     lever.get(f"{USERS}/u1", status=429, headers={"Retry-After": "7"})
     lever.get(f"{USERS}/u1", json={"data": user("u1")})
 
     client.get_user("u1")
 
-    assert fake.sleeps == [7.0]
+    assert clock.sleeps == [7.0]
 
 
 @pytest.mark.parametrize(
@@ -450,7 +438,7 @@ def test_retry_after_in_seconds_is_honoured(
 def test_retry_after_as_an_http_date_is_honoured(
     client: LeverClient,
     lever: responses.RequestsMock,
-    fake: FakeClock,
+    clock: FakeClock,
     server_date: datetime | None,
 ) -> None:
     now = server_date or NOW
@@ -462,11 +450,11 @@ def test_retry_after_as_an_http_date_is_honoured(
 
     client.get_user("u1")
 
-    assert fake.sleeps == [30.0]
+    assert clock.sleeps == [30.0]
 
 
 def test_backoff_doubles_with_full_jitter(
-    make_client: Callable[..., LeverClient], lever: responses.RequestsMock, fake: FakeClock
+    make_client: Callable[..., LeverClient], lever: responses.RequestsMock, clock: FakeClock
 ) -> None:
     client = make_client(rng=lambda: 1.0)
     for _ in range(4):
@@ -475,24 +463,24 @@ def test_backoff_doubles_with_full_jitter(
 
     client.get_user("u1")
 
-    assert fake.sleeps == [0.5, 1.0, 2.0, 4.0]
+    assert clock.sleeps == [0.5, 1.0, 2.0, 4.0]
 
 
 def test_an_exhausted_retry_budget_raises_unavailable_with_a_clear_message(
-    make_client: Callable[..., LeverClient], lever: responses.RequestsMock, fake: FakeClock
+    make_client: Callable[..., LeverClient], lever: responses.RequestsMock, clock: FakeClock
 ) -> None:
     client = make_client(rng=lambda: 1.0, retry_budget=10.0)
     lever.get(USERS, status=503, json={"code": "ServiceUnavailable", "message": "maintenance"})
 
     with pytest.raises(LeverUnavailableError) as caught:
-        list(client.iter_users())
+        list(client.iter_user_pages())
 
     # 0.5 + 1 + 2 + 4 s slept; another 8 s would pass the 10 s budget.
     assert str(caught.value) == (
         "Lever unreachable after 5 tries over 7.5 s: HTTP 503 (ServiceUnavailable: maintenance)"
     )
     assert caught.value.exit_code == 1
-    assert client.request_count == 5
+    assert len(lever.calls) == 5
 
 
 def test_max_tries_bounds_the_retries(
@@ -502,18 +490,18 @@ def test_max_tries_bounds_the_retries(
     lever.get(USERS, status=500)
 
     with pytest.raises(LeverUnavailableError, match="after 3 tries"):
-        list(client.iter_users())
-    assert client.request_count == 3
+        list(client.iter_user_pages())
+    assert len(lever.calls) == 3
 
 
 def test_a_retry_after_beyond_the_budget_gives_up_at_once(
-    client: LeverClient, lever: responses.RequestsMock, fake: FakeClock
+    client: LeverClient, lever: responses.RequestsMock, clock: FakeClock
 ) -> None:
     lever.get(USERS, status=429, headers={"Retry-After": "3600"})
 
     with pytest.raises(LeverUnavailableError, match=re.escape("after 1 try over 0.0 s: HTTP 429")):
-        list(client.iter_users())
-    assert fake.sleeps == []
+        list(client.iter_user_pages())
+    assert clock.sleeps == []
 
 
 @pytest.mark.parametrize(
@@ -534,7 +522,7 @@ def test_garbage_bodies_and_network_failures_are_retried(
     lever.get(f"{USERS}/u1", json={"data": user("u1")})
 
     assert client.get_user("u1")["id"] == "u1"
-    assert client.request_count == 2
+    assert len(lever.calls) == 2
 
 
 @pytest.mark.parametrize(
@@ -590,10 +578,12 @@ def test_get_user_quotes_the_id_into_the_path(
 
 
 @pytest.mark.parametrize("user_id", ["", "  "])
-def test_a_blank_user_id_is_refused_before_any_request(client: LeverClient, user_id: str) -> None:
+def test_a_blank_user_id_is_refused_before_any_request(
+    client: LeverClient, lever: responses.RequestsMock, user_id: str
+) -> None:
     with pytest.raises(ValueError, match="non-empty string"):
         client.get_user(user_id)
-    assert client.request_count == 0
+    assert len(lever.calls) == 0
 
 
 def test_a_single_user_answer_without_data_is_a_response_error(
@@ -637,7 +627,7 @@ def test_create_user_is_not_sent_twice_when_lever_may_have_created_it(
 
     with pytest.raises(LeverUnavailableError, match="may have acted on it: check Lever first"):
         client.create_user("New Person", "new@example.com")
-    assert client.request_count == 1
+    assert len(lever.calls) == 1
 
 
 def test_update_user_reads_merges_and_puts_the_whole_object(
@@ -664,10 +654,12 @@ def test_update_user_reads_the_user_back_when_lever_answers_without_a_body(
     assert client.update_user("u1", {"accessRole": "admin"})["accessRole"] == "admin"
 
 
-def test_update_user_refuses_to_change_the_id(client: LeverClient) -> None:
+def test_update_user_refuses_to_change_the_id(
+    client: LeverClient, lever: responses.RequestsMock
+) -> None:
     with pytest.raises(ValueError, match="may not alter the user's id"):
         client.update_user("u1", {"id": "u2"})
-    assert client.request_count == 0
+    assert len(lever.calls) == 0
 
 
 def test_deactivate_user_returns_the_deactivated_user(
@@ -712,7 +704,7 @@ def test_deactivating_an_unknown_user_is_not_found_without_a_second_look(
 
     with pytest.raises(LeverNotFoundError):
         client.deactivate_user("nobody")
-    assert client.request_count == 1
+    assert len(lever.calls) == 1
 
 
 # -- configuration ------------------------------------------------------------------------
@@ -857,7 +849,7 @@ def test_the_api_key_reaches_no_log_exception_or_repr(
     SECRET_PATHS[path](lever)
 
     with caplog.at_level(logging.DEBUG), pytest.raises(ConnectorError) as caught:
-        list(client.iter_users())
+        list(client.iter_user_pages())
 
     basic = base64.b64encode(f"{KEY}: ".encode()).decode()
     shown = [repr(client)] + [r.getMessage() for r in caplog.records]

@@ -2,43 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 
 from connector.dryrun import dry_run
-from connector.lever.sim import ANCHOR_MS, LeverSimulator, SimulatorServer
+from connector.lever.sim import ANCHOR_MS, LeverSimulator
+from inventory.db import read_only
 from inventory.errors import ConfigError
 from inventory.models import Base, Person, SaasUser, SyncRun
-from inventory.settings import Settings
 from inventory.timeutil import iso
-from tests.conftest import API_KEY
-from tests.connector.test_reconcile import NOW, Lab
-
-Sim = tuple[LeverSimulator, SimulatorServer]
-
-
-@pytest.fixture
-def lab(settings: Settings, session_factory: sessionmaker[Session], lever_sim: Sim) -> Lab:
-    """A lab over the shared 250-user simulator."""
-    return Lab(settings, session_factory, lever_sim[0], lever_sim[1].url)
-
-
-@pytest.fixture
-def small_lab(settings: Settings, session_factory: sessionmaker[Session]) -> Iterator[Lab]:
-    """A lab over a 20-user simulator, where the default guard is its minimum of 5."""
-    sim = LeverSimulator(users=20, seed=5, api_key=API_KEY, rate_limit=False)
-    with SimulatorServer(sim) as server:
-        yield Lab(settings, session_factory, sim, server.url)
+from tests.conftest import LAB_NOW as NOW
+from tests.conftest import Lab
 
 
 def preview(lab: Lab) -> dict[str, Any]:
     """A dry run of the lab's integration at a fixed time."""
     factory = lab.client_factory()
-    return dry_run(lab.factory, lab.settings, "lever", client_factory=factory, now=lambda: NOW)
+    with read_only(lab.factory) as session:
+        return dry_run(session, lab.settings, "lever", client_factory=factory, now=lambda: NOW)
 
 
 def dump(lab: Lab) -> dict[str, list[Any]]:
@@ -167,5 +150,8 @@ def test_a_draft_without_a_usable_mapping_is_refused_naming_what_is_missing(lab:
 
 
 def test_a_dry_run_of_an_unknown_integration_is_refused(lab: Lab) -> None:
-    with pytest.raises(ConfigError, match="no integration named 'nope'"):
-        dry_run(lab.factory, lab.settings, "nope")
+    with (
+        pytest.raises(ConfigError, match="no integration named 'nope'"),
+        read_only(lab.factory) as session,
+    ):
+        dry_run(session, lab.settings, "nope")

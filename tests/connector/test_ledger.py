@@ -20,34 +20,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector import integrations, ledger
 from connector.errors import AlreadyRunningError
 from connector.jobs import run_sync
-from connector.lever.sim import LeverSimulator, SimulatorServer
 from connector.sync import SyncSummary
 from inventory.errors import ConfigError, NotFoundError
 from inventory.models import Person, SyncRun
 from inventory.settings import Settings
 from inventory.timeutil import utcnow
-from tests.conftest import API_KEY, Gate
-from vault.keys import load_keyring
-from vault.store import Vault
+from tests.conftest import API_KEY, Gate, Sim
 
-Sim = tuple[LeverSimulator, SimulatorServer]
 LIST_KEYS = {
     "run_id", "integration", "trigger", "status", "started_at", "finished_at", "fetched",
     "errors", "skipped", "people", "saas_users", "message",
 }  # fmt: skip
 COUNT_KEYS = {"created", "updated", "unchanged", "skipped"}
-
-
-def launch_lever(factory: sessionmaker[Session], settings: Settings, url: str) -> None:
-    """Store the simulator's key and create, smart-map and launch the integration 'lever'."""
-    with factory.begin() as session:
-        Vault(session, load_keyring(settings)).add("lever-key", API_KEY, " ")
-        spec = integrations.NewIntegration(
-            name="lever", credential="lever-key", base_url=url, max_rps=0
-        )
-        integ = integrations.create(session, spec)
-        integrations.apply_smart_mapping(session, integ, None)
-        integrations.launch(integ)
 
 
 def add_running_run(factory: sessionmaker[Session], owner: str, beat_age: float = 0.0) -> int:
@@ -88,14 +72,8 @@ def runs_of(factory: sessionmaker[Session]) -> list[tuple[str, str | None]]:
 
 
 @pytest.fixture
-def lever(session_factory: sessionmaker[Session], settings: Settings, lever_sim: Sim) -> None:
-    """The integration 'lever', launched against the simulator."""
-    launch_lever(session_factory, settings, lever_sim[1].url)
-
-
-@pytest.fixture
 def sync(
-    lever: None, session_factory: sessionmaker[Session], settings: Settings
+    launched: Sim, session_factory: sessionmaker[Session], settings: Settings
 ) -> Callable[..., SyncSummary]:
     """Run a sync of 'lever'."""
     return lambda **kw: run_sync(session_factory, settings, "lever", **kw)
@@ -127,7 +105,7 @@ def test_runs_are_listed_newest_first_and_shown_with_every_error(
 
 
 def test_a_run_with_no_counts_yet_shows_zeros(
-    lever: None, session_factory: sessionmaker[Session], session: Session
+    launched: Sim, session_factory: sessionmaker[Session], session: Session
 ) -> None:
     run_id = add_running_run(session_factory, "elsewhere.example:1")
     shown = ledger.run_dict(ledger.get_run(session, run_id))
@@ -221,7 +199,7 @@ def test_cancel_stops_the_run_after_the_page_it_is_reading(
 
 
 def test_cancelling_a_run_whose_process_is_gone_closes_it_at_once(
-    lever: None, session_factory: sessionmaker[Session]
+    launched: Sim, session_factory: sessionmaker[Session]
 ) -> None:
     run_id = add_running_run(session_factory, f"{socket.gethostname()}:{dead_pid()}")
     with session_factory.begin() as session:

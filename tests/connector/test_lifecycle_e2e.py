@@ -4,6 +4,7 @@ notices through a real SMTP server, and the change log's actor."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -11,22 +12,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector import integrations
 from connector.jobs import lever_client, run_sync
-from connector.lever.sim import LeverSimulator, SimulatorServer
 from connector.sync import SyncSummary
 from inventory.models import Change, SaasUser, SyncRun
 from inventory.settings import Settings
-from tests.conftest import API_KEY
-from tests.connector.test_notify import Serve, smtp_server  # noqa: F401 - a fixture
-from vault.keys import load_keyring
-from vault.store import Vault
-
-Sim = tuple[LeverSimulator, SimulatorServer]
-
-
-def no_sleep(_seconds: float) -> None:
-    """Retries back off instantly in tests."""
+from tests.conftest import API_KEY, Serve, Sim, create_lever, no_sleep
 
 
 @pytest.fixture
@@ -34,19 +24,11 @@ def sync(
     settings: Settings, session_factory: sessionmaker[Session], lever_sim: Sim
 ) -> Callable[..., SyncSummary]:
     """An active integration 'lever' with a contact; calling it runs one sync."""
-    with session_factory.begin() as session:
-        Vault(session, load_keyring(settings)).add("lever-key", API_KEY, " ")
-        spec = integrations.NewIntegration(
-            name="lever", credential="lever-key", base_url=lever_sim[1].url, max_rps=0,
-            contacts=("it@example.com",),
-        )  # fmt: skip
-        integ = integrations.create(session, spec)
-        integrations.apply_smart_mapping(session, integ, None)
-        integrations.launch(integ)
+    create_lever(session_factory, settings, lever_sim[1].url, contacts=("it@example.com",))
 
     def run(smtp_port: int | None = None) -> SyncSummary:
         url = f"smtp://127.0.0.1:{smtp_port}" if smtp_port else None
-        job_settings = settings.with_overrides(smtp_url=url)
+        job_settings = replace(settings, smtp_url=url)
         factory = partial(lever_client, sleep=no_sleep)
         return run_sync(session_factory, job_settings, "lever", client_factory=factory)
 
@@ -81,7 +63,7 @@ def test_many_vanishing_users_hold_the_run_and_mail_the_contact(
     sync: Callable[..., SyncSummary],
     lever_sim: Sim,
     session: Session,
-    smtp_server: Serve,  # noqa: F811 - the fixture imported above
+    smtp_server: Serve,
 ) -> None:
     box, port = smtp_server()
     sync(port)
@@ -106,7 +88,7 @@ def test_many_vanishing_users_hold_the_run_and_mail_the_contact(
 def test_a_failed_run_mails_the_contact_with_its_one_line(
     sync: Callable[..., SyncSummary],
     lever_sim: Sim,
-    smtp_server: Serve,  # noqa: F811 - the fixture imported above
+    smtp_server: Serve,
 ) -> None:
     box, port = smtp_server()
     lever_sim[0].inject("503", count=10_000)

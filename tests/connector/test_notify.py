@@ -5,21 +5,15 @@ with a certificate the client trusts."""
 from __future__ import annotations
 
 import datetime as dt
-import email
 import ipaddress
 import logging
-import socket
 import ssl
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from email.message import EmailMessage
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -29,9 +23,10 @@ from connector import notify
 from connector.notify import SmtpTarget, notify_run, parse_smtp_url
 from inventory.errors import ConfigError
 from inventory.settings import Settings
+from tests.conftest import SMTP_LOGIN as LOGIN
+from tests.conftest import SMTP_PASSWORD as PASSWORD
+from tests.conftest import Serve, free_port
 
-LOGIN = "notices@example.com"
-PASSWORD = "s3cret-Pass:w/rd%"
 CONTACTS = ["it-ops@example.com", "ada@example.com"]
 FAILED = {
     "run_id": 12, "integration": "lever", "status": "failed", "fetched": 100, "errors": 0,
@@ -42,59 +37,6 @@ FAILED = {
 }  # fmt: skip
 HELD = {**FAILED, "status": "held", "complete_read": True, "pending_deactivations": 31,
         "message": "31 SaaS users would be deactivated, more than the limit of 10"}  # fmt: skip
-
-
-@dataclass
-class Mailbox:
-    """An aiosmtpd handler that keeps what it receives and which logins it saw."""
-
-    messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
-    logins: list[tuple[str, bool]] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.original_content, policy=default_policy)
-        assert isinstance(message, EmailMessage)
-        self.messages.append((list(envelope.rcpt_tos), message))
-        return "250 Message accepted"
-
-    def authenticate(
-        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
-    ) -> AuthResult:
-        """Accept LOGIN with the one right password, and remember every attempt."""
-        assert isinstance(auth_data, LoginPassword)
-        login = auth_data.login.decode()
-        ok = login == LOGIN and auth_data.password.decode() == PASSWORD
-        self.logins.append((login, ok))
-        return AuthResult(success=ok, handled=False)
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (the OS just handed it out)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-Serve = Callable[..., tuple[Mailbox, int]]
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[Serve]:
-    """Start aiosmtpd servers on free loopback ports; all stopped at the end of the test."""
-    controllers: list[Controller] = []
-
-    def serve(with_login: bool = False, **kwargs: Any) -> tuple[Mailbox, int]:
-        box = Mailbox()
-        if with_login:
-            kwargs |= {"authenticator": box.authenticate, "auth_require_tls": False}
-        controller = Controller(box, hostname="127.0.0.1", port=free_port(), **kwargs)
-        controller.start()
-        controllers.append(controller)
-        return box, controller.port
-
-    yield serve
-    for controller in controllers:
-        controller.stop()
 
 
 @pytest.fixture(autouse=True)

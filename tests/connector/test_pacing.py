@@ -5,27 +5,13 @@ from __future__ import annotations
 import pytest
 
 from connector.lever.pacing import TokenBucket
-
-
-class FakeClock:
-    """A clock that only moves when something sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.connector.conftest import FakeClock
 
 
 def acquisition_times(rate: float, burst: int, count: int) -> list[float]:
     """When each of `count` back-to-back acquisitions got its token."""
     fake = FakeClock()
-    bucket = TokenBucket(rate, burst, clock=fake.clock, sleep=fake.sleep)
+    bucket = TokenBucket(rate, burst, clock=fake.monotonic, sleep=fake.sleep)
     times = []
     for _ in range(count):
         bucket.acquire()
@@ -74,7 +60,7 @@ def test_the_steady_state_stays_at_or_under_the_rate(rate: float, burst: int) ->
 
 def test_an_idle_bucket_refills_only_up_to_its_burst() -> None:
     fake = FakeClock()
-    bucket = TokenBucket(10, 5, clock=fake.clock, sleep=fake.sleep)
+    bucket = TokenBucket(10, 5, clock=fake.monotonic, sleep=fake.sleep)
     fake.now = 1000.0
     for _ in range(5):
         bucket.acquire()
@@ -85,7 +71,7 @@ def test_an_idle_bucket_refills_only_up_to_its_burst() -> None:
 
 def test_time_spent_elsewhere_counts_toward_the_next_token() -> None:
     fake = FakeClock()
-    bucket = TokenBucket(10, 1, clock=fake.clock, sleep=fake.sleep)
+    bucket = TokenBucket(10, 1, clock=fake.monotonic, sleep=fake.sleep)
     bucket.acquire()
     fake.now += 0.06
     bucket.acquire()
@@ -94,7 +80,7 @@ def test_time_spent_elsewhere_counts_toward_the_next_token() -> None:
 
 def test_rate_zero_means_unpaced() -> None:
     fake = FakeClock()
-    bucket = TokenBucket(0, 1, clock=fake.clock, sleep=fake.sleep)
+    bucket = TokenBucket(0, 1, clock=fake.monotonic, sleep=fake.sleep)
     for _ in range(1000):
         bucket.acquire()
     assert fake.sleeps == []

@@ -2,139 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import timedelta
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
-from connector import integrations
-from connector.jobs import lever_client, run_sync
+from connector.jobs import run_sync
 from connector.lever.client import LeverClient
-from connector.lever.sim import ANCHOR_MS, LeverSimulator, SimulatorServer
-from connector.reconcile import ReconcileOutcome, approve, reconcile
-from connector.sync import SyncSummary
+from connector.lever.sim import ANCHOR_MS
 from inventory.errors import ConfigError
-from inventory.models import SaasUser, SyncRun
-from inventory.settings import Settings
+from inventory.models import SaasUser
 from inventory.timeutil import from_ms
-from tests.conftest import API_KEY
-from vault.keys import load_keyring
-from vault.store import Vault
-
-NOW = from_ms(ANCHOR_MS) + timedelta(hours=1)
-Sim = tuple[LeverSimulator, SimulatorServer]
-
-
-def no_sleep(_seconds: float) -> None:
-    """Retries back off instantly in tests."""
-
-
-class Lab:
-    """An instance, a Lever simulator and an integration named 'lever' over loopback."""
-
-    def __init__(
-        self, settings: Settings, factory: sessionmaker[Session], sim: LeverSimulator, url: str
-    ) -> None:
-        self.settings, self.factory, self.sim, self.url = settings, factory, sim, url
-
-    def create(self, launch: bool = True, smart: bool = True, **spec: Any) -> None:
-        """Store the key and create (smart-map, launch) the integration."""
-        with self.factory.begin() as session:
-            Vault(session, load_keyring(self.settings)).add("lever-key", API_KEY, " ")
-            new = integrations.NewIntegration(
-                name="lever", credential="lever-key", base_url=self.url, max_rps=0, **spec
-            )
-            integ = integrations.create(session, new)
-            if smart:
-                integrations.apply_smart_mapping(session, integ, None)
-            if launch:
-                integrations.launch(integ)
-
-    def update(self, **changes: Any) -> None:
-        """Change settings of the integration."""
-        with self.factory.begin() as session:
-            integrations.update(session, integrations.get(session, "lever"), changes)
-
-    def client_factory(self, **options: Any) -> Callable[..., LeverClient]:
-        """Clients as the jobs make them, with instant retries."""
-        return lambda integ, secret: lever_client(integ, secret, sleep=no_sleep, **options)
-
-    def sync(self, **options: Any) -> SyncSummary:
-        """One real sync of the integration, without the steps after the read (reconciliation,
-        login activity), which these tests call themselves on the run it leaves."""
-        saved = self._after_read(False, None)
-        try:
-            factory = self.client_factory(**options)
-            return run_sync(self.factory, self.settings, "lever", client_factory=factory)
-        finally:
-            self._after_read(*saved)
-
-    def _after_read(self, deactivate: bool, activity: str | None) -> tuple[bool, str | None]:
-        """Set the after-read settings; return the ones they replace."""
-        with self.factory.begin() as session:
-            integ = integrations.get(session, "lever")
-            saved = (integ.deactivate_missing, integ.login_activity)
-            integ.deactivate_missing, integ.login_activity = deactivate, activity
-        return saved
-
-    def reconcile(self, run_id: int, **options: Any) -> ReconcileOutcome:
-        """Reconcile a run and commit."""
-        with self.factory.begin() as session:
-            integ = integrations.get(session, "lever")
-            run = session.get_one(SyncRun, run_id)
-            with self.client(session, integ, **options) as client:
-                return reconcile(session, integ, run, client, now=NOW)
-
-    def client(self, session: Session, integ: Any, **options: Any) -> LeverClient:
-        """A client for the integration's credential."""
-        secret = Vault(session, load_keyring(self.settings)).get(integ.credential_name)
-        return self.client_factory(**options)(integ, secret)
-
-    def cycle(self) -> tuple[SyncSummary, ReconcileOutcome]:
-        """A sync followed by reconciliation, as a run does it."""
-        summary = self.sync()
-        return summary, self.reconcile(summary.run_id)
-
-    def approve(self, run_id: int, approver: str = "alice@example.com") -> ReconcileOutcome:
-        """Approve a held run and commit."""
-        with self.factory.begin() as session:
-            run = session.get_one(SyncRun, run_id)
-            return approve(session, run, approver=approver, now=NOW)
-
-    def statuses(self) -> dict[str, str]:
-        """Every SaaS user's status by Lever id."""
-        with self.factory() as session:
-            return dict(session.execute(select(SaasUser.external_id, SaasUser.status)).all())
-
-    def run(self, run_id: int) -> SyncRun:
-        """A run as stored."""
-        with self.factory() as session:
-            return session.get_one(SyncRun, run_id)
-
-    def gets(self) -> int:
-        """How many GET /users/{id} the simulator answered so far."""
-        return self.sim.counts["get_user"]
-
-    def active_ids(self, count: int) -> list[str]:
-        """The first `count` active Lever users."""
-        return [u["id"] for u in self.sim.users if not u["deactivatedAt"]][:count]
-
-
-@pytest.fixture
-def lab(settings: Settings, session_factory: sessionmaker[Session], lever_sim: Sim) -> Lab:
-    """A lab over the shared 250-user simulator."""
-    return Lab(settings, session_factory, lever_sim[0], lever_sim[1].url)
-
-
-@pytest.fixture
-def small_lab(settings: Settings, session_factory: sessionmaker[Session]) -> Iterator[Lab]:
-    """A lab over a 20-user simulator, where the default guard is its minimum of 5."""
-    sim = LeverSimulator(users=20, seed=5, api_key=API_KEY, rate_limit=False)
-    with SimulatorServer(sim) as server:
-        yield Lab(settings, session_factory, sim, server.url)
+from tests.conftest import LAB_NOW as NOW
+from tests.conftest import Lab
 
 
 def test_a_user_gone_from_lever_is_deleted(lab: Lab) -> None:

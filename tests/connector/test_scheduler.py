@@ -20,22 +20,10 @@ from connector.sync import SyncSummary
 from inventory.db import transaction
 from inventory.models import Integration, SchedulerLease
 from inventory.settings import Settings
+from tests.connector.conftest import FakeClock
 
 Factory = sessionmaker[Session]
 TTL = timedelta(seconds=3)
-
-
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 class Recorder:
@@ -62,11 +50,6 @@ class Recorder:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def make_service(
     session_factory: Factory, settings: Settings, clock: FakeClock
 ) -> Iterator[Callable[..., SchedulerService]]:
@@ -75,7 +58,7 @@ def make_service(
 
     def make(owner: str, run: Recorder | None = None, **options: float) -> SchedulerService:
         service = SchedulerService(
-            session_factory, settings, owner=owner, clock=clock,
+            session_factory, settings, owner=owner, clock=clock.wall,
             run=run or Recorder(), **{"renew_every": 1.0, "sync_every": 30.0, **options},
         )  # fmt: skip
         made.append(service)
@@ -116,8 +99,8 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 8.0) -> bool:
 def test_one_holder_at_a_time_until_the_lease_lapses(
     session_factory: Factory, clock: FakeClock
 ) -> None:
-    a = Lease(session_factory, "a", ttl=TTL, clock=clock)
-    b = Lease(session_factory, "b", ttl=TTL, clock=clock)
+    a = Lease(session_factory, "a", ttl=TTL, clock=clock.wall)
+    b = Lease(session_factory, "b", ttl=TTL, clock=clock.wall)
     assert a.hold() and not b.hold()
     assert a.holder() == b.holder() == "a"
     clock.advance(2)
@@ -133,8 +116,8 @@ def test_one_holder_at_a_time_until_the_lease_lapses(
 def test_renewing_keeps_acquired_at_and_moves_expires_at(
     session_factory: Factory, clock: FakeClock
 ) -> None:
-    lease = Lease(session_factory, "a", ttl=TTL, clock=clock)
-    start = clock.now
+    lease = Lease(session_factory, "a", ttl=TTL, clock=clock.wall)
+    start = clock.wall()
     assert lease.hold()
     clock.advance(1)
     assert lease.hold()
@@ -146,8 +129,8 @@ def test_renewing_keeps_acquired_at_and_moves_expires_at(
 
 
 def test_a_released_lease_is_taken_at_once(session_factory: Factory, clock: FakeClock) -> None:
-    a = Lease(session_factory, "a", ttl=TTL, clock=clock)
-    b = Lease(session_factory, "b", ttl=TTL, clock=clock)
+    a = Lease(session_factory, "a", ttl=TTL, clock=clock.wall)
+    b = Lease(session_factory, "b", ttl=TTL, clock=clock.wall)
     assert a.hold()
     a.release()
     assert a.holder() is None and not a.is_held()
@@ -156,7 +139,7 @@ def test_a_released_lease_is_taken_at_once(session_factory: Factory, clock: Fake
 
 
 def test_a_lapsed_lease_goes_to_one_contender(session_factory: Factory, clock: FakeClock) -> None:
-    leases = [Lease(session_factory, f"s{i}", ttl=TTL, clock=clock) for i in range(3)]
+    leases = [Lease(session_factory, f"s{i}", ttl=TTL, clock=clock.wall) for i in range(3)]
     assert leases[0].hold()
     clock.advance(10)
     assert [lease.hold() for lease in leases[1:]] == [True, False]
@@ -165,7 +148,7 @@ def test_a_lapsed_lease_goes_to_one_contender(session_factory: Factory, clock: F
 def test_is_held_follows_the_clock_without_the_database(
     session_factory: Factory, clock: FakeClock
 ) -> None:
-    lease = Lease(session_factory, "a", ttl=TTL, clock=clock)
+    lease = Lease(session_factory, "a", ttl=TTL, clock=clock.wall)
     assert not lease.is_held()
     lease.hold()
     clock.advance(2.9)
@@ -337,7 +320,7 @@ def test_the_beat_hands_over_every_interval_once_while_acting(
 ) -> None:
     beats: list[tuple[object, object]] = []
     service = SchedulerService(
-        session_factory, settings, owner="beating", clock=clock, run=Recorder(),
+        session_factory, settings, owner="beating", clock=clock.wall, run=Recorder(),
         renew_every=1.0, on_beat=lambda since, now: beats.append((since, now)),
     )  # fmt: skip
     try:

@@ -26,22 +26,13 @@ from connector.lever.sim import (
     generate_users,
     serve_forever,
 )
+from tests.connector.conftest import FakeClock
 
 KEY = "test-api-key"
 BAD_OFFSET = {
     "code": "BadRequestError",
     "message": "Invalid offset token: Offset token is invalid for sort",
 }
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -500,24 +491,23 @@ def test_nothing_is_written_to_stderr_per_request(
 
 
 def test_rate_limit_allows_a_burst_then_429(
-    make_server: Callable[..., SimulatorServer], http: requests.Session
+    make_server: Callable[..., SimulatorServer], http: requests.Session, clock: FakeClock
 ) -> None:
-    clock = FakeClock()
-    server = make_server(rate_limit=True, clock=clock)
+    server = make_server(rate_limit=True, clock=clock.monotonic)
     statuses = [http.get(f"{server.url}/users?limit=1", timeout=5).status_code for _ in range(21)]
     assert statuses == [200] * 20 + [429]
     limited = http.get(f"{server.url}/users?limit=1", timeout=5)
     assert limited.json()["code"] == "TooManyRequestsError"
     assert "Retry-After" not in limited.headers
-    clock.now += 0.1
+    clock.advance(0.1)
     assert http.get(f"{server.url}/users?limit=1", timeout=5).status_code == 200
     assert http.get(f"{server.url}/users?limit=1", timeout=5).status_code == 429
 
 
 def test_rate_limit_can_send_retry_after(
-    make_server: Callable[..., SimulatorServer], http: requests.Session
+    make_server: Callable[..., SimulatorServer], http: requests.Session, clock: FakeClock
 ) -> None:
-    server = make_server(rate_limit=True, clock=FakeClock(), retry_after_on_429=True, burst=1)
+    server = make_server(rate_limit=True, clock=clock.monotonic, retry_after_on_429=True, burst=1)
     http.get(f"{server.url}/users?limit=1", timeout=5)
     limited = http.get(f"{server.url}/users?limit=1", timeout=5)
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"

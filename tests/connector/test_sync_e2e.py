@@ -14,21 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector import integrations
 from connector.errors import NotLaunchedError
 from connector.jobs import lever_client, run_sync
-from connector.lever.sim import LeverSimulator, SimulatorServer
 from connector.sync import SyncSummary
 from inventory.models import Person, SaasUser, SyncRun, SyncRunError
 from inventory.rules import compile_rule, evaluate, parse_rule
 from inventory.settings import Settings
 from inventory.timeutil import utcnow
-from tests.conftest import API_KEY
-from vault.keys import load_keyring
-from vault.store import Vault
-
-Sim = tuple[LeverSimulator, SimulatorServer]
-
-
-def no_sleep(_seconds: float) -> None:
-    """Retries back off instantly in tests."""
+from tests.conftest import API_KEY, Sim, create_lever, no_sleep
 
 
 @pytest.fixture
@@ -38,15 +29,7 @@ def setup(
     """Store the key and create, smart-map and launch an integration named 'lever'."""
 
     def make(key: str = API_KEY, launch: bool = True, **spec: Any) -> None:
-        with session_factory.begin() as session:
-            Vault(session, load_keyring(settings)).add("lever-key", key, " ")
-            new = integrations.NewIntegration(
-                name="lever", credential="lever-key", base_url=lever_sim[1].url, max_rps=0, **spec
-            )
-            integ = integrations.create(session, new)
-            integrations.apply_smart_mapping(session, integ, None)
-            if launch:
-                integrations.launch(integ)
+        create_lever(session_factory, settings, lever_sim[1].url, key=key, launch=launch, **spec)
 
     return make
 

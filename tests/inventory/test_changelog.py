@@ -14,59 +14,30 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations
 from connector.activity import read_login_activity
-from connector.jobs import lever_client, run_sync
-from connector.lever.sim import ANCHOR_MS, LeverSimulator, SimulatorServer
-from connector.sync import SyncEngine, SyncSummary
+from connector.jobs import run_sync
+from connector.lever.sim import ANCHOR_MS
+from connector.sync import SyncSummary
 from inventory.changelog import BOOKKEEPING_COLUMNS, list_changes, set_actor
 from inventory.errors import ConfigError
-from inventory.models import Change, Person, SaasApp, SaasUser, SyncRun
-from inventory.records import set_fields, update_people, update_saas_users
+from inventory.models import Change, Person, SaasApp, SaasUser
+from inventory.records import set_fields, update_saas_users
 from inventory.settings import Settings
-from inventory.timeutil import from_ms, iso, utcnow
-from tests.conftest import API_KEY
-from tests.connector.test_reconcile import NOW as LAB_NOW
-from tests.connector.test_reconcile import Lab
+from inventory.timeutil import from_ms, iso
+from tests.conftest import LAB_NOW, Lab, Sim, sync_as_run
 from tests.workflows.conftest import LEVER_ACTIVE, ROLE, chain, options
-from vault.keys import load_keyring
-from vault.store import Vault
 from workflows import store
 from workflows.logins import import_activity
 from workflows.registry import load_registry
 from workflows.runner import run_workflow
 
-Sim = tuple[LeverSimulator, SimulatorServer]
 Sync = Callable[[], SyncSummary]
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 @pytest.fixture
-def sync(settings: Settings, session_factory: sessionmaker[Session], lever_sim: Sim) -> Sync:
+def sync(settings: Settings, session_factory: sessionmaker[Session], launched: Sim) -> Sync:
     """A launched integration 'lever', and a sync of it whose session names the run as actor."""
-    with session_factory.begin() as session:
-        Vault(session, load_keyring(settings)).add("lever-key", API_KEY, " ")
-        new = integrations.NewIntegration(
-            name="lever", credential="lever-key", base_url=lever_sim[1].url, max_rps=0
-        )
-        integ = integrations.create(session, new)
-        integrations.apply_smart_mapping(session, integ, None)
-        integrations.launch(integ)
-    return lambda: _sync_as_run(session_factory, settings)
-
-
-def _sync_as_run(factory: sessionmaker[Session], settings: Settings) -> SyncSummary:
-    """One sync of 'lever', committed page by page, with the run as the session's actor."""
-    with factory() as session:
-        integ = integrations.get(session, "lever")
-        secret = Vault(session, load_keyring(settings)).get(integ.credential_name)
-        run = SyncRun(integration_id=integ.id, status="running", started_at=utcnow())
-        session.add(run)
-        session.commit()
-        set_actor(session, "integration", "lever", run.id)
-        with lever_client(integ, secret) as client:
-            pages = client.iter_user_pages()
-            summary = SyncEngine(session, integ, pages, checkpoint=session.commit).run(run)
-        session.commit()
-    return summary
+    return lambda: sync_as_run(session_factory, settings)
 
 
 def changes(session: Session, **filters: Any) -> list[dict[str, Any]]:
@@ -266,14 +237,14 @@ def test_a_bulk_update_records_only_rows_that_really_change(
     assert session.get_one(SaasUser, other.id).updated_at == stamp
 
 
-def test_a_bulk_update_narrows_json_documents_to_the_changed_keys(
+def test_a_change_narrows_json_documents_to_the_changed_keys(
     account: SaasUser, session: Session
 ) -> None:
-    person_id = account.person_id
+    person = session.get_one(Person, account.person_id)
     old = {"Lever ID": "a", "Badge": "7"}
     session.execute(update(Person).values(custom=old))
-    update_people(session, [{"id": person_id, "custom": {**old, "Lever ID": "b"}}], NOW)
-    update_people(session, [{"id": person_id, "custom": {**old, "Lever ID": "b"}}], NOW)
+    set_fields(session, person, {"custom": {**old, "Lever ID": "b"}}, NOW)
+    set_fields(session, person, {"custom": {**old, "Lever ID": "b"}}, NOW)
     [row] = changes(session)
     assert (row["action"], row["object"]["key"]) == ("update", "Ada@Example.com")
     assert (row["before"], row["after"]) == (
@@ -333,9 +304,8 @@ def test_set_actor_refuses_an_unknown_kind(session: Session) -> None:
 
 
 @pytest.fixture
-def lab(settings: Settings, session_factory: sessionmaker[Session], lever_sim: Sim) -> Lab:
-    """The reconciliation tests' lab over the shared simulator, its integration created."""
-    lab = Lab(settings, session_factory, lever_sim[0], lever_sim[1].url)
+def lab(lab: Lab) -> Lab:
+    """The shared lab with the audit events add-on on and its integration created."""
     lab.sim.audit_events = True
     lab.create()
     return lab

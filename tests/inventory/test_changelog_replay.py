@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector import integrations
 from connector.reconcile import apply_plan, candidates
 from connector.sync import SyncEngine
 from inventory.changelog import _TRACKED, _json, set_actor
@@ -27,9 +26,7 @@ from inventory.models import Change, Integration, Person, SaasUser, SyncRun, Syn
 from inventory.records import set_fields
 from inventory.settings import Settings
 from inventory.timeutil import iso
-from tests.conftest import API_KEY
-from vault.keys import load_keyring
-from vault.store import Vault
+from tests.conftest import create_lever
 from workflows.logins import import_activity
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
@@ -77,15 +74,7 @@ steps = st.builds(lambda first, rest: [first, *rest], sync_step, st.lists(later_
 @pytest.fixture
 def integration(settings: Settings, session_factory: sessionmaker[Session]) -> int:
     """A launched, smart-mapped integration 'lever' (never called: pages come from memory)."""
-    with session_factory.begin() as session:
-        Vault(session, load_keyring(settings)).add("lever-key", API_KEY, " ")
-        new = integrations.NewIntegration(
-            name="lever", credential="lever-key", base_url="https://api.lever.co", max_rps=0
-        )
-        integ = integrations.create(session, new)
-        integrations.apply_smart_mapping(session, integ, None)
-        integrations.launch(integ)
-        return integ.id
+    return create_lever(session_factory, settings, "https://api.lever.co").id
 
 
 @settings(

@@ -6,6 +6,7 @@ import base64
 import os
 import stat
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,7 @@ def test_another_process_making_the_file_first_wins(
 
 def test_env_key_is_used_and_no_file_is_made(settings: Settings) -> None:
     key = generate_key()
-    keyring = load_keyring(settings.with_overrides(master_key=key))
+    keyring = load_keyring(replace(settings, master_key=key))
     assert keyring.key_ids == (key_id(key),)
     assert not settings.key_file.exists()
 
@@ -65,7 +66,7 @@ def test_env_key_is_used_and_no_file_is_made(settings: Settings) -> None:
 def test_env_list_encrypts_with_the_first_and_decrypts_with_all(settings: Settings) -> None:
     new, old = generate_key(), generate_key()
     token = Keyring([old]).encrypt(b"old data")
-    keyring = load_keyring(settings.with_overrides(master_key=f" {new} , {old} "))
+    keyring = load_keyring(replace(settings, master_key=f" {new} , {old} "))
     assert keyring.decrypt(token) == b"old data"
     assert Keyring([new]).decrypt(keyring.encrypt(b"new")) == b"new"
 
@@ -90,7 +91,7 @@ def test_malformed_env_key_is_one_line_naming_the_fix(
     settings: Settings, value: str, names: str
 ) -> None:
     with pytest.raises(MasterKeyError) as caught:
-        load_keyring(settings.with_overrides(master_key=value))
+        load_keyring(replace(settings, master_key=value))
     message = str(caught.value)
     assert message.startswith(names)
     assert "\n" not in message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,7 +64,7 @@ def test_nothing_secret_is_logged(
     rotate_master_key(settings, session_factory)
     keys += key_file_lines(settings)
     old, new = generate_key(), keys[-1]
-    env = settings.with_overrides(master_key=f"{old},{new}")
+    env = replace(settings, master_key=f"{old},{new}")
     rotate_master_key(env, session_factory)
     keys.append(old)
 

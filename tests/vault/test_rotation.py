@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -94,7 +95,7 @@ def test_env_with_one_key_is_refused(
     key = generate_key()
     fill(session_factory, Keyring([key]))
     with pytest.raises(MasterKeyError) as caught:
-        rotate_master_key(settings.with_overrides(master_key=key), session_factory)
+        rotate_master_key(replace(settings, master_key=key), session_factory)
     message = str(caught.value)
     assert message.startswith('INVSYNC_MASTER_KEY holds one key: set it to "NEW,OLD"')
     assert "\n" not in message and key not in message
@@ -108,14 +109,14 @@ def test_env_with_new_and_old_re_encrypts_under_new(
 ) -> None:
     old, new = generate_key(), generate_key()
     fill(session_factory, Keyring([old]))
-    result = rotate_master_key(settings.with_overrides(master_key=f"{new},{old}"), session_factory)
+    result = rotate_master_key(replace(settings, master_key=f"{new},{old}"), session_factory)
     assert (result.count, result.key_id, result.source) == (3, key_id(new), "env")
     assert result.retired_key_ids == (key_id(old),)
     assert result.message == (
         f"re-encrypted 3 credential(s) under key id {key_id(new)}; "
         f"set INVSYNC_MASTER_KEY to its first key alone (key id(s) {key_id(old)} retired)"
     )
-    assert readable_by(session_factory, load_keyring(settings.with_overrides(master_key=new)))
+    assert readable_by(session_factory, load_keyring(replace(settings, master_key=new)))
     assert not readable_by(session_factory, Keyring([old]))
     assert not settings.key_file.exists()
 

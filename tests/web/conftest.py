@@ -1,5 +1,5 @@
 """Web fixtures: the app on the test instance, a client, signed-in clients of each role, and
-the `invsync` command runner."""
+the `invsync` command runner with the environment it runs in."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -17,29 +19,52 @@ from sqlalchemy.orm import Session, sessionmaker
 from inventory.settings import Settings
 from web.accounts import add_account, create_token
 from web.app import create_app
+from web.appstate import app_state
 
 PASSWORD = "correct horse battery"
 SignIn = Callable[[str], FlaskClient]
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
-@pytest.fixture
-def invsync(settings: Settings) -> Run:
-    """Run `invsync ARGS` (stdin may be given) as a user would, on the test's instance and
-    database, with none of the caller's INVSYNC_ settings; output is UTF-8 text, line ends as
-    written."""
+def invsync_env(home: Path, database_url: str | None = None) -> dict[str, str]:
+    """The caller's environment without its INVSYNC_ settings, pointed at an instance folder (and
+    a database, if given), so that a command sees only the test's instance."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INVSYNC_")}
-    env["INVSYNC_HOME"] = str(settings.home)
-    env["INVSYNC_DATABASE_URL"] = settings.db_url
+    env["INVSYNC_HOME"] = str(home)
+    if database_url is not None:
+        env["INVSYNC_DATABASE_URL"] = database_url
+    return env
 
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "web", *args]
-        done = subprocess.run(cmd, input=stdin.encode(), capture_output=True, env=env, timeout=120)
-        # decoded as written: text mode would turn the CSV's CRLF line ends into "\n"
-        out, err = done.stdout.decode(), done.stderr.decode()
-        return subprocess.CompletedProcess(done.args, done.returncode, out, err)
 
-    return run
+def invsync_command(*args: str) -> list[str]:
+    """The command line of `invsync ARGS`, run by the interpreter running the tests."""
+    return [sys.executable, "-m", "web", *args]
+
+
+def run_invsync(
+    env: dict[str, str], *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Run `invsync ARGS` to the end in that environment (stdin may be given); output is UTF-8
+    text, line ends as written."""
+    done = subprocess.run(
+        invsync_command(*args), input=stdin.encode(), capture_output=True, env=env, timeout=120
+    )
+    # decoded as written: text mode would turn the CSV's CRLF line ends into "\n"
+    out, err = done.stdout.decode(), done.stderr.decode()
+    return subprocess.CompletedProcess(done.args, done.returncode, out, err)
+
+
+@pytest.fixture
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment of a command run on the test's instance and database."""
+    return invsync_env(settings.home, settings.db_url)
+
+
+@pytest.fixture
+def invsync(cli_env: dict[str, str]) -> Run:
+    """Run `invsync ARGS` (stdin may be given) as a user would, on the test's instance and
+    database, with none of the caller's INVSYNC_ settings."""
+    return partial(run_invsync, cli_env)
 
 
 @pytest.fixture
@@ -48,7 +73,7 @@ def app(settings: Settings, engine: object) -> Iterator[Flask]:
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
-    app.extensions["invsync.engine"].dispose()
+    app_state(app).engine.dispose()
 
 
 @pytest.fixture

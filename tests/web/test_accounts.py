@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -113,7 +114,7 @@ def test_the_session_key_file_is_made_once_with_owner_only_access(settings: Sett
     first = load_secret_key(settings)
     assert load_secret_key(settings) == first and len(first) >= 40
     assert stat.S_IMODE(settings.secret_key_file.stat().st_mode) == 0o600
-    assert load_secret_key(settings.with_overrides(secret_key="from-env")) == "from-env"
+    assert load_secret_key(replace(settings, secret_key="from-env")) == "from-env"
 
 
 def test_last_use_is_kept_to_the_minute(session: Session) -> None:

@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Callable
 
 import pytest
 
-from inventory.settings import Settings
+from tests.web.conftest import Run
 
-Run = Callable[..., subprocess.CompletedProcess[str]]
 PASSWORD = "a long enough password"
-
-
-@pytest.fixture
-def invsync(settings: Settings, engine: object) -> Run:
-    """Run `invsync ARGS` on the test's instance, optionally feeding standard input."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INVSYNC_")}
-    env["INVSYNC_HOME"] = str(settings.home)
-    env["INVSYNC_DATABASE_URL"] = settings.db_url
-
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "web", *args]
-        return subprocess.run(
-            cmd, input=stdin, capture_output=True, text=True, env=env, timeout=120
-        )
-
-    return run
 
 
 def test_admin_adds_accounts_and_lists_them_without_hashes(invsync: Run) -> None:

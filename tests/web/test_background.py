@@ -10,20 +10,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations, ledger
 from connector.errors import AlreadyRunningError, NotLaunchedError
-from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.errors import NotFoundError
 from inventory.settings import Settings
-from tests.conftest import Gate, run_finished
-from tests.connector.test_ledger import launch_lever, runs_of
+from tests.conftest import Gate, Sim, create_lever, run_finished
+from tests.connector.test_ledger import runs_of
 from web.background import start_sync
-
-Sim = tuple[LeverSimulator, SimulatorServer]
 
 
 def test_start_returns_the_id_of_the_recorded_run(
     session_factory: sessionmaker[Session], settings: Settings, lever_sim: Sim
 ) -> None:
-    launch_lever(session_factory, settings, lever_sim[1].url)
+    create_lever(session_factory, settings, lever_sim[1].url)
     run_id = start_sync(session_factory, settings, "lever")
     with session_factory() as session:
         run = ledger.get_run(session, run_id)
@@ -38,7 +35,7 @@ def test_what_cannot_start_is_refused_at_once_and_records_nothing(
 ) -> None:
     with pytest.raises(NotFoundError, match="no integration named 'nope'"):
         start_sync(session_factory, settings, "nope", wait=5)
-    launch_lever(session_factory, settings, lever_sim[1].url)
+    create_lever(session_factory, settings, lever_sim[1].url)
     with session_factory.begin() as session:
         spec = integrations.NewIntegration(
             name="draft", credential="lever-key", base_url=lever_sim[1].url
@@ -55,7 +52,7 @@ def test_a_second_start_while_one_runs_is_refused(
     lever_sim: Sim,
     gate: Callable[[int], Gate],
 ) -> None:
-    launch_lever(session_factory, settings, lever_sim[1].url)
+    create_lever(session_factory, settings, lever_sim[1].url)
     held = gate(0)
     run_id = start_sync(session_factory, settings, "lever")
     with pytest.raises(AlreadyRunningError, match=f"is already running as run {run_id} "):

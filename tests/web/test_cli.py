@@ -5,16 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from connector.lever.sim import LeverSimulator, SimulatorServer
 from tests.conftest import API_KEY
-from tests.web.conftest import Run
+from tests.web.conftest import Run, invsync_env, run_invsync
 
 Sim = tuple[LeverSimulator, SimulatorServer]
 PERSON_KEYS = {
@@ -172,10 +170,7 @@ def test_user_mistakes_are_one_line_exit_2(
 
 
 def test_commands_before_init_say_to_run_init(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INVSYNC_")}
-    env["INVSYNC_HOME"] = str(tmp_path / "new-instance")
-    cmd = [sys.executable, "-m", "web", "people", "list"]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    p = run_invsync(invsync_env(tmp_path / "new-instance"), "people", "list")
     assert_one_line_error(p, 2, "run `invsync init` first")
 
 

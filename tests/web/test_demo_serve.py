@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.web.conftest import invsync_command, invsync_env
 
 LOGIN = re.compile(r"sign in as '(?P<name>[^']+)' with password '(?P<password>[^']+)'")
 URL = re.compile(r"web app at (?P<url>http://\S+)")
@@ -19,9 +19,8 @@ URL = re.compile(r"web app at (?P<url>http://\S+)")
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A running `invsync demo` in a fresh instance folder: its URL and the printed login."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INVSYNC_")}
-    env["INVSYNC_HOME"] = str(tmp_path / "instance")
-    cmd = [sys.executable, "-m", "web", "demo", "--users", "30"]
+    env = invsync_env(tmp_path / "instance")
+    cmd = invsync_command("demo", "--users", "30")
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )

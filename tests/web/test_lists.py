@@ -7,7 +7,6 @@ import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from html import unescape
 from html.parser import HTMLParser
 from typing import Any
@@ -17,18 +16,13 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector import integrations
-from connector.jobs import lever_client, run_sync
-from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.changelog import set_actor
 from inventory.models import CustomField, Person, SaasApp, SaasUser
 from inventory.records import add_records, set_fields
 from inventory.settings import Settings
 from inventory.timeutil import utcnow
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, Sim
 from tests.web.conftest import SignIn, csrf_of
-from vault.keys import load_keyring
-from vault.store import Vault
 
 EVIL = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -103,27 +97,15 @@ def page(browser: FlaskClient, url: str, status: int = 200) -> str:
 
 
 @pytest.fixture
-def synced(
-    settings: Settings,
-    session_factory: sessionmaker[Session],
-    lever_sim: tuple[LeverSimulator, SimulatorServer],
-) -> None:
-    """People and Lever users from a sync of the simulator, one of them with a hostile name."""
-    sim, server = lever_sim
-    sim.add_user(name=f"Mallory {EVIL}", email="mallory@example.com", jobTitle=EVIL)
-    with session_factory.begin() as session:
-        Vault(session, load_keyring(settings)).add("k", API_KEY, " ")
-        spec = integrations.NewIntegration(
-            name="lever", credential="k", base_url=server.url, max_rps=0
-        )
-        integ = integrations.create(session, spec)
-        integrations.apply_smart_mapping(session, integ, None)
-        integrations.launch(integ)
-    run_sync(session_factory, settings, "lever", client_factory=partial(lever_client))
+def lever_sim(lever_sim: Sim) -> Sim:
+    """The shared simulator with one more user, whose name and job title are markup; the shared
+    `synced` fixture syncs it."""
+    lever_sim[0].add_user(name=f"Mallory {EVIL}", email="mallory@example.com", jobTitle=EVIL)
+    return lever_sim
 
 
 def test_lever_users_show_their_roles_and_hostile_names_as_text(
-    synced: None, signed_in: SignIn
+    synced: Sim, signed_in: SignIn
 ) -> None:
     viewer = signed_in("viewer")
     html = page(viewer, "/saas/lever/users")
@@ -139,7 +121,7 @@ def test_lever_users_show_their_roles_and_hostile_names_as_text(
     assert API_KEY not in html + found + person
 
 
-def test_keyset_pages_walk_every_lever_user_once(synced: None, signed_in: SignIn) -> None:
+def test_keyset_pages_walk_every_lever_user_once(synced: Sim, signed_in: SignIn) -> None:
     viewer = signed_in("viewer")
     url: str | None = "/saas/lever/users?size=100&sort=name"
     seen: list[str] = []
@@ -153,7 +135,7 @@ def test_keyset_pages_walk_every_lever_user_once(synced: None, signed_in: SignIn
     assert pages == 3 and len(seen) == 251 == len(set(seen))
 
 
-def test_a_bad_cursor_is_a_400_with_the_fix(synced: None, signed_in: SignIn) -> None:
+def test_a_bad_cursor_is_a_400_with_the_fix(synced: Sim, signed_in: SignIn) -> None:
     html = page(signed_in("viewer"), "/people?after=garbage", 400)
     assert "start again without" in html
 

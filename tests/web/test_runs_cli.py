@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
@@ -17,63 +16,37 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import ledger
 from connector.jobs import run_sync
-from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.settings import Settings
-from tests.conftest import Gate
+from tests.conftest import Gate, Sim
 from tests.connector.test_ledger import (
     LIST_KEYS,
     add_running_run,
-    launch_lever,
     people_count,
     runs_of,
     wait_until,
 )
+from tests.web.conftest import Run, invsync_command
 from tests.web.test_cli import assert_one_line_error
 
-Sim = tuple[LeverSimulator, SimulatorServer]
 Proc = subprocess.Popen[str]
-Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def env(settings: Settings) -> dict[str, str]:
-    """The environment of a command run on the test instance."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INVSYNC_")}
-    return {**env, "INVSYNC_HOME": str(settings.home), "INVSYNC_DATABASE_URL": settings.db_url}
-
-
-@pytest.fixture
-def invsync(env: dict[str, str]) -> Run:
-    """Run `invsync ARGS` to the end."""
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "web", *args]
-        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-
-    return run
-
-
-@pytest.fixture
-def spawn(env: dict[str, str]) -> Iterator[Callable[..., Proc]]:
+def spawn(cli_env: dict[str, str]) -> Iterator[Callable[..., Proc]]:
     """Start `invsync ARGS` without waiting; whatever is still running at the end is killed."""
     with ExitStack() as stack:
 
         def start(*args: str) -> Proc:
-            cmd = [sys.executable, "-m", "web", *args]
             pipe = subprocess.PIPE
             proc = stack.enter_context(
-                subprocess.Popen(cmd, stdout=pipe, stderr=pipe, text=True, env=env)
+                subprocess.Popen(
+                    invsync_command(*args), stdout=pipe, stderr=pipe, text=True, env=cli_env
+                )
             )
             stack.callback(lambda: proc.poll() is None and proc.kill())
             return proc
 
         yield start
-
-
-@pytest.fixture
-def lever(session_factory: sessionmaker[Session], settings: Settings, lever_sim: Sim) -> None:
-    """The integration 'lever', launched against the simulator."""
-    launch_lever(session_factory, settings, lever_sim[1].url)
 
 
 def running_line(run_id: int, owner: str) -> str:
@@ -82,7 +55,7 @@ def running_line(run_id: int, owner: str) -> str:
 
 
 def test_runs_list_and_show_print_the_ledger(
-    lever: None,
+    launched: Sim,
     invsync: Run,
     lever_sim: Sim,
     session_factory: sessionmaker[Session],
@@ -127,7 +100,7 @@ def test_runs_list_and_show_print_the_ledger(
     ],
 )
 def test_mistakes_about_runs_are_one_line_exit_2(
-    lever: None,
+    launched: Sim,
     invsync: Run,
     session_factory: sessionmaker[Session],
     settings: Settings,
@@ -139,7 +112,7 @@ def test_mistakes_about_runs_are_one_line_exit_2(
 
 
 def test_a_live_run_elsewhere_is_respected(
-    lever: None, invsync: Run, session_factory: sessionmaker[Session]
+    launched: Sim, invsync: Run, session_factory: sessionmaker[Session]
 ) -> None:
     add_running_run(session_factory, "build-7.example:4242", beat_age=5)
     refused = invsync("sync", "lever")
@@ -149,7 +122,7 @@ def test_a_live_run_elsewhere_is_respected(
 
 
 def test_cancel_from_another_process_stops_the_sync_after_its_page(
-    lever: None,
+    launched: Sim,
     invsync: Run,
     spawn: Callable[..., Proc],
     gate: Callable[[int], Gate],
@@ -175,7 +148,7 @@ def test_cancel_from_another_process_stops_the_sync_after_its_page(
 
 
 def test_five_simultaneous_starts_make_one_run(
-    lever: None,
+    launched: Sim,
     invsync: Run,
     spawn: Callable[..., Proc],
     gate: Callable[[int], Gate],
@@ -199,7 +172,7 @@ def test_five_simultaneous_starts_make_one_run(
 
 
 def test_a_sync_killed_mid_run_is_failed_by_the_next_which_finishes_the_job(
-    lever: None,
+    launched: Sim,
     invsync: Run,
     spawn: Callable[..., Proc],
     gate: Callable[[int], Gate],

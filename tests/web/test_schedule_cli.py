@@ -4,12 +4,10 @@ database, the simulator over loopback."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,62 +20,29 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations, schedules
-from connector.lever.sim import LeverSimulator, SimulatorServer
 from connector.scheduler import Lease
-from inventory.db import transaction
 from inventory.models import SyncRun
 from inventory.settings import Settings
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, Sim, create_lever
+from tests.web.conftest import Run, invsync_command
 from tests.web.test_cli import assert_one_line_error
-from vault.keys import load_keyring
-from vault.store import Vault
 
-Run = Callable[..., subprocess.CompletedProcess[str]]
 Factory = sessionmaker[Session]
-Sim = tuple[LeverSimulator, SimulatorServer]
 RUN_END = re.compile(r"run (\d+) of 'lever' (\w+):")
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    """The caller's environment without INVSYNC_*, pointed at the test instance."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INVSYNC_")}
-    env.update(INVSYNC_HOME=str(settings.home), INVSYNC_DATABASE_URL=settings.db_url)
-    return env
-
-
-@pytest.fixture
-def invsync(settings: Settings) -> Run:
-    """Run `invsync ARGS` on a fresh instance and database."""
-
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "web", *args]
-        return subprocess.run(
-            cmd, input=stdin, capture_output=True, text=True, env=_env(settings), timeout=120
-        )
-
-    return run
 
 
 @pytest.fixture
 def draft(invsync: Run, settings: Settings, session_factory: Factory, lever_sim: Sim) -> Run:
     """An instance with the simulator's key stored and a draft integration 'lever'."""
-    spec = integrations.NewIntegration(
-        name="lever", credential="lever-key", base_url=lever_sim[1].url, max_rps=0
-    )
-    with transaction(session_factory) as session:
-        Vault(session, load_keyring(settings)).add("lever-key", API_KEY, " ")
-        integrations.create(session, spec)
+    create_lever(session_factory, settings, lever_sim[1].url, smart=False, launch=False)
     return invsync
 
 
 @pytest.fixture
-def launched(draft: Run, session_factory: Factory) -> Run:
-    """The integration smart-mapped and launched."""
-    with transaction(session_factory) as session:
-        integ = integrations.get(session, "lever")
-        integrations.apply_smart_mapping(session, integ, None)
-        integrations.launch(integ)
-    return draft
+def launched(launched: Sim, invsync: Run) -> Run:
+    """The command runner on an instance whose integration 'lever' is smart-mapped and
+    launched."""
+    return invsync
 
 
 def _stored(factory: Factory) -> schedules.ScheduleSpec:
@@ -194,12 +159,12 @@ def test_scheduling_an_unknown_integration(launched: Run) -> None:
 class SchedulerProcess:
     """An `invsync scheduler` process whose stderr goes to a file the test reads."""
 
-    def __init__(self, settings: Settings, log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
         self.log = log
         with log.open("w") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "web", "scheduler", "--renew-every", "1"],
-                stdout=subprocess.DEVNULL, stderr=err, env=_env(settings),
+                invsync_command("scheduler", "--renew-every", "1"),
+                stdout=subprocess.DEVNULL, stderr=err, env=env,
             )  # fmt: skip
         self.owner = f"{socket.gethostname()}:{self.proc.pid}"
 
@@ -227,9 +192,9 @@ class SchedulerProcess:
 
 
 @contextmanager
-def scheduler_process(settings: Settings, log: Path) -> Iterator[SchedulerProcess]:
+def scheduler_process(env: dict[str, str], log: Path) -> Iterator[SchedulerProcess]:
     """A scheduler process, always ended when the block is left."""
-    process = SchedulerProcess(settings, log)
+    process = SchedulerProcess(env, log)
     try:
         yield process
     finally:
@@ -245,12 +210,12 @@ def _scheduled_runs(factory: Factory) -> dict[int, tuple[str | None, str]]:
 
 
 def test_two_schedulers_one_acts_and_the_standby_takes_over(
-    launched: Run, settings: Settings, session_factory: Factory, tmp_path: Path
+    launched: Run, cli_env: dict[str, str], session_factory: Factory, tmp_path: Path
 ) -> None:
     assert launched("integration", "schedule", "lever", "--every", "2s").returncode == 0
-    with scheduler_process(settings, tmp_path / "first.log") as first:
+    with scheduler_process(cli_env, tmp_path / "first.log") as first:
         first.wait_for(lambda: "is active" in first.text(), 30, "the first scheduler acting")
-        with scheduler_process(settings, tmp_path / "second.log") as second:
+        with scheduler_process(cli_env, tmp_path / "second.log") as second:
             second.wait_for(lambda: "standing by" in second.text(), 30, "the second standing by")
             first.wait_for(lambda: len(first.ended_runs()) >= 2, 20, "two runs by the first")
             done = len(first.ended_runs())

@@ -13,17 +13,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector import integrations
-from connector.jobs import run_sync
-from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.models import SaasUser
 from inventory.settings import Settings
-from tests.conftest import API_KEY
+from tests.conftest import Sim
 from tests.web.conftest import Run
 from vault.keys import load_keyring
 from vault.store import Vault
 
-Sim = tuple[LeverSimulator, SimulatorServer]
 EXAMPLES = Path(__file__).parents[2] / "examples" / "workflows"
 ROLE_FILE = str(EXAMPLES / "lever-user-role.json")
 STALE_FILE = str(EXAMPLES / "deactivate-stale-lever-users.json")
@@ -35,20 +31,9 @@ STEP_KEYS = {"record", "saas_user_id", "block", "outcome", "message", "status_co
 
 
 @pytest.fixture
-def synced(
-    invsync: Run, settings: Settings, session_factory: sessionmaker[Session], lever_sim: Sim
-) -> Run:
-    """An instance with the simulator's key as 'lever-key' and a launched integration, synced
-    (set up in-process: the commands under test are the workflow ones)."""
-    with session_factory.begin() as session:
-        Vault(session, load_keyring(settings)).add("lever-key", API_KEY, " ")
-        new = integrations.NewIntegration(
-            name="lever", credential="lever-key", base_url=lever_sim[1].url, max_rps=0
-        )
-        integ = integrations.create(session, new)
-        integrations.apply_smart_mapping(session, integ, None)
-        integrations.launch(integ)
-    assert run_sync(session_factory, settings, "lever").status == "succeeded"
+def synced(synced: Sim, invsync: Run) -> Run:
+    """The command runner on the shared synced instance (set up in-process: the commands under
+    test are the workflow ones)."""
     return invsync
 
 

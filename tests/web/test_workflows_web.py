@@ -13,32 +13,16 @@ from flask import Flask, url_for
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector import integrations
-from inventory.settings import Settings
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, Sim
 from tests.web.conftest import SignIn, csrf_of
-from tests.workflows.conftest import DELETE, ROLE, Sim, chain, sync_lever
+from tests.workflows.conftest import DELETE, ROLE, chain
 from vault.keys import load_keyring
 from vault.store import Vault
+from web.appstate import app_state
 from workflows import store
 from workflows.registry import load_registry
 
 JSON = "application/json"
-
-
-@pytest.fixture
-def synced(settings: Settings, session_factory: sessionmaker[Session], lever_sim: Sim) -> Sim:
-    """The simulator's key in the vault as 'lever-key' and an integration on it, synced once."""
-    with session_factory.begin() as session:
-        Vault(session, load_keyring(settings)).add("lever-key", API_KEY, " ")
-        new = integrations.NewIntegration(
-            name="lever", credential="lever-key", base_url=lever_sim[1].url, max_rps=0
-        )
-        integ = integrations.create(session, new)
-        integrations.apply_smart_mapping(session, integ, None)
-        integrations.launch(integ)
-    assert sync_lever(session_factory, settings).status == "succeeded"
-    return lever_sim
 
 
 @pytest.fixture
@@ -239,9 +223,7 @@ def test_deactivate_by_form_and_activate_refusals_name_the_block(
     assert done.status_code == 302
     assert 'id="workflow-state">inactive<' in author.get("/workflows/wf").get_data(as_text=True)
     with session_factory.begin() as session:
-        Vault(session, load_keyring(author.application.extensions["invsync.settings"])).delete(
-            "lever-key"
-        )
+        Vault(session, load_keyring(app_state(author.application).settings)).delete("lever-key")
     refused = post_json(author, "/workflows/wf/activate")
     assert refused.status_code == 400
     assert refused.get_json()["problems"][0]["block"] == "role"

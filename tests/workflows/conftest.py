@@ -1,33 +1,26 @@
-"""Workflow fixtures: the simulator's key in the vault, a launched integration synced once, and
-helpers to store, activate and run workflows at a fixed time, with instant retries."""
+"""Workflow fixtures and helpers: store, activate and run workflows at a fixed time, with instant
+retries, on the integration 'lever' the shared `synced` fixture leaves."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector import integrations
-from connector.jobs import lever_client, run_sync
-from connector.lever.sim import ANCHOR_MS, LeverSimulator, SimulatorServer
-from connector.sync import SyncSummary
+from connector.lever.sim import ANCHOR_MS
 from inventory.models import SaasUser
 from inventory.settings import Settings
 from inventory.timeutil import from_ms
-from tests.conftest import API_KEY
-from vault.keys import load_keyring
-from vault.store import Vault
+from tests.conftest import no_sleep
 from workflows import store
 from workflows.registry import load_registry
 from workflows.runner import RunOptions, RunSummary, run_workflow
 
-Sim = tuple[LeverSimulator, SimulatorServer]
 NOW = from_ms(ANCHOR_MS)
 LEVER_ACTIVE: dict[str, Any] = {
     "all": [
@@ -35,10 +28,6 @@ LEVER_ACTIVE: dict[str, Any] = {
         {"field": "status", "op": "eq", "value": "active"},
     ]
 }
-
-
-def no_sleep(_seconds: float) -> None:
-    """Retries and backoffs pass instantly in tests."""
 
 
 def options(**client: Any) -> RunOptions:
@@ -66,27 +55,6 @@ ROLE = {
     "credential": "lever-key",
 }
 DELETE = {"id": "delete", "type": "api", "preset": "lever_delete_user", "credential": "lever-key"}
-
-
-@pytest.fixture
-def lever(settings: Settings, session_factory: sessionmaker[Session], lever_sim: Sim) -> Sim:
-    """The simulator's key stored as 'lever-key', an integration 'lever' on it, synced once."""
-    with session_factory.begin() as session:
-        Vault(session, load_keyring(settings)).add("lever-key", API_KEY, " ")
-        new = integrations.NewIntegration(
-            name="lever", credential="lever-key", base_url=lever_sim[1].url, max_rps=0
-        )
-        integ = integrations.create(session, new)
-        integrations.apply_smart_mapping(session, integ, None)
-        integrations.launch(integ)
-    sync_lever(session_factory, settings)
-    return lever_sim
-
-
-def sync_lever(factory: sessionmaker[Session], settings: Settings) -> SyncSummary:
-    """One sync of 'lever' with instant retries."""
-    client = partial(lever_client, sleep=no_sleep)
-    return run_sync(factory, settings, "lever", client_factory=client)
 
 
 @pytest.fixture

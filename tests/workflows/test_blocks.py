@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -15,16 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from inventory.models import Change, SaasApp, SaasUser, WorkflowStep
 from inventory.settings import Settings
-from tests.conftest import API_KEY
-from tests.workflows.conftest import (
-    DELETE,
-    NOW,
-    ROLE,
-    Sim,
-    accounts,
-    chain,
-    options,
-)
+from tests.conftest import API_KEY, Serve, Sim
+from tests.workflows.conftest import DELETE, NOW, ROLE, accounts, chain, options
 from workflows.runner import RunSummary, run_workflow
 
 Make = Callable[..., str]
@@ -54,23 +46,23 @@ def active_ids(sim: Sim) -> list[str]:
 
 
 def test_begin_and_end_bracket_every_record(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
     make(chain({"id": "check", "type": "condition",
                 "rule": {"field": "role", "op": "eq", "value": "interviewer"}}))  # fmt: skip
     summary = run()
-    matched = len(active_ids(lever))
+    matched = len(active_ids(synced))
     assert summary.matched == matched
     assert summary.outcomes["begin"] == {"success": matched, "failure": 0}
     assert summary.outcomes["end"] == {"success": matched, "failure": 0}
-    interviewers = sum(1 for u in lever[0].users if not u["deactivatedAt"]
+    interviewers = sum(1 for u in synced[0].users if not u["deactivatedAt"]
                        and u["accessRole"] == "interviewer")  # fmt: skip
     assert summary.outcomes["check"] == {"success": interviewers, "failure": matched - interviewers}
     assert 0 < interviewers < matched
     assert [s.block_id for s in steps(session, summary.run_id)][:3] == ["begin", "check", "end"]
 
 
-def test_condition_routes_by_its_exit(lever: Sim, make: Make, run: Run, session: Session) -> None:
+def test_condition_routes_by_its_exit(synced: Sim, make: Make, run: Run, session: Session) -> None:
     doc = chain({"id": "check", "type": "condition",
                  "rule": {"field": "email", "op": "contains", "value": "@"}},
                 {"id": "mark", "type": "update", "set": {"role": "checked"}})  # fmt: skip
@@ -85,9 +77,9 @@ def test_condition_routes_by_its_exit(lever: Sim, make: Make, run: Run, session:
 
 
 def test_update_sets_fields_from_templates_through_the_change_log(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    target = active_ids(lever)[0]
+    target = active_ids(synced)[0]
     make(chain({"id": "mark", "type": "update",
                 "set": {"role": "was {{ record.role }}", "last_login_at": "2020-01-02T03:04:05Z"}},
                criteria=only(target)))  # fmt: skip
@@ -103,9 +95,9 @@ def test_update_sets_fields_from_templates_through_the_change_log(
 
 
 def test_update_with_a_bad_rendered_value_takes_the_failure_exit(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    target = active_ids(lever)[0]
+    target = active_ids(synced)[0]
     make(chain({"id": "mark", "type": "update", "set": {"status": "{{ record.role }}"}},
                criteria=only(target)))  # fmt: skip
     summary = run()
@@ -119,10 +111,10 @@ def test_update_with_a_bad_rendered_value_takes_the_failure_exit(
 
 
 def test_role_preset_stores_the_lever_role(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    sim = lever[0]
-    promoted, gone, left = active_ids(lever)[:3]
+    sim = synced[0]
+    promoted, gone, left = active_ids(synced)[:3]
     sim.update_user(promoted, accessRole="super admin")
     sim.remove_user(gone)
     sim.update_user(left, deactivatedAt=sim.get_user(left)["createdAt"] + 1000)  # type: ignore[index]
@@ -139,10 +131,10 @@ def test_role_preset_stores_the_lever_role(
 
 
 def test_role_preset_without_deactivate_fails_for_users_lever_lacks(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    gone = active_ids(lever)[0]
-    lever[0].remove_user(gone)
+    gone = active_ids(synced)[0]
+    synced[0].remove_user(gone)
     make(chain({**ROLE, "deactivate_user": False}))
     summary = run()
     assert summary.outcomes["role"]["failure"] == 1
@@ -151,11 +143,11 @@ def test_role_preset_without_deactivate_fails_for_users_lever_lacks(
 
 @pytest.mark.parametrize("lookup", ["auto", "each"])
 def test_role_preset_for_one_record_reads_that_user_only(
-    lever: Sim, make: Make, run: Run, lookup: str
+    synced: Sim, make: Make, run: Run, lookup: str
 ) -> None:
-    target = active_ids(lever)[0]
+    target = active_ids(synced)[0]
     make(chain({**ROLE, "lookup": lookup}, criteria=only(target)))
-    sim = lever[0]
+    sim = synced[0]
     before = sim.calls("GET", "/v1/users")
     run()
     assert sim.calls("GET", "/v1/users") - before == 1
@@ -163,7 +155,7 @@ def test_role_preset_for_one_record_reads_that_user_only(
 
 
 def test_role_preset_acts_on_lever_accounts_only(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
     app = SaasApp(name="Lucidchart")
     session.add(SaasUser(app=app, external_id="lucid-1", email="ada@example.com"))
@@ -178,12 +170,12 @@ def test_role_preset_acts_on_lever_accounts_only(
 
 
 def test_delete_preset_deactivates_in_lever_and_in_the_inventory(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    target = active_ids(lever)[0]
+    target = active_ids(synced)[0]
     make(chain(DELETE, criteria=only(target)))
     summary = run()
-    sim = lever[0]
+    sim = synced[0]
     assert sim.get_user(target)["deactivatedAt"] is not None  # type: ignore[index]
     assert sim.calls("POST", f"/v1/users/{target}/deactivate") == 1
     user = accounts(session)[target]
@@ -195,10 +187,10 @@ def test_delete_preset_deactivates_in_lever_and_in_the_inventory(
 
 
 def test_delete_preset_counts_an_already_deactivated_user_as_done(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    sim = lever[0]
-    target = active_ids(lever)[0]
+    sim = synced[0]
+    target = active_ids(synced)[0]
     sim.update_user(target, deactivatedAt=sim.get_user(target)["createdAt"] + 1)  # type: ignore[index]
     make(chain(DELETE, criteria=only(target)))
     summary = run()
@@ -207,10 +199,10 @@ def test_delete_preset_counts_an_already_deactivated_user_as_done(
 
 
 def test_delete_preset_of_a_user_lever_lacks_takes_the_failure_exit(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    target = active_ids(lever)[0]
-    lever[0].remove_user(target)
+    target = active_ids(synced)[0]
+    synced[0].remove_user(target)
     make(chain(DELETE, criteria=only(target)))
     summary = run()
     step = steps(session, summary.run_id, "delete")[0]
@@ -218,8 +210,8 @@ def test_delete_preset_of_a_user_lever_lacks_takes_the_failure_exit(
     assert accounts(session)[target].status == "active"
 
 
-def test_reactivate_preset_reactivates(lever: Sim, make: Make, run: Run, session: Session) -> None:
-    sim = lever[0]
+def test_reactivate_preset_reactivates(synced: Sim, make: Make, run: Run, session: Session) -> None:
+    sim = synced[0]
     target = next(u["id"] for u in sim.users if u["deactivatedAt"])
     criteria = {"field": "external_id", "op": "eq", "value": target}
     make(chain({"id": "back", "type": "api", "preset": "lever_reactivate_user",
@@ -234,9 +226,9 @@ def test_reactivate_preset_reactivates(lever: Sim, make: Make, run: Run, session
 
 
 def test_custom_request_goes_to_lever_with_the_credential(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    target = active_ids(lever)[0]
+    target = active_ids(synced)[0]
     request = {"method": "POST",
                "url": "{{ base_url }}/users/{{ record.external_id }}/deactivate"}  # fmt: skip
     make(chain({"id": "call", "type": "api", "credential": "lever-key", "request": request},
@@ -244,7 +236,7 @@ def test_custom_request_goes_to_lever_with_the_credential(
     summary = run()
     step = steps(session, summary.run_id, "call")[0]
     assert (step.outcome, step.status_code) == ("success", 200)
-    assert lever[0].get_user(target)["deactivatedAt"] is not None  # type: ignore[index]
+    assert synced[0].get_user(target)["deactivatedAt"] is not None  # type: ignore[index]
     assert accounts(session)[target].status == "active", "custom requests leave the record alone"
     assert API_KEY not in (step.message or "")
 
@@ -257,14 +249,14 @@ def mocked() -> Iterator[responses.RequestsMock]:
 
 
 def test_custom_request_renders_url_headers_and_body_and_sends_basic_auth(
-    lever: Sim,
+    synced: Sim,
     make: Make,
     settings: Settings,
     session_factory: sessionmaker[Session],
     mocked: responses.RequestsMock,
     session: Session,
 ) -> None:
-    target = active_ids(lever)[0]
+    target = active_ids(synced)[0]
     mocked.add(responses.PATCH, f"https://hooks.example.com/people/{target}", json={}, status=202)
     request = {
         "method": "patch",
@@ -287,9 +279,9 @@ def test_custom_request_renders_url_headers_and_body_and_sends_basic_auth(
 
 
 def test_a_template_cannot_reach_python_internals(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    target = active_ids(lever)[0]
+    target = active_ids(synced)[0]
     evil = "{{ record.__class__.__mro__[1].__subclasses__() }}"
     make(chain({"id": "mark", "type": "update", "set": {"name": evil}}, criteria=only(target)))
     summary = run()
@@ -298,35 +290,6 @@ def test_a_template_cannot_reach_python_internals(
 
 
 # -- notification ----------------------------------------------------------------------------
-
-
-class Inbox:
-    """An SMTP server on loopback that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        """Keep the message."""
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    """A running SMTP server and its port."""
-    from aiosmtpd.controller import Controller
-
-    handler = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
 
 
 NOTIFY = {
@@ -339,35 +302,35 @@ NOTIFY = {
 
 
 def test_notification_emails_through_the_smtp_server(
-    lever: Sim,
+    synced: Sim,
     make: Make,
     settings: Settings,
     session_factory: sessionmaker[Session],
-    inbox: tuple[Inbox, int],
+    smtp_server: Serve,
     session: Session,
 ) -> None:
-    handler, port = inbox
-    target = active_ids(lever)[0]
+    box, port = smtp_server()
+    target = active_ids(synced)[0]
     make(chain(NOTIFY, criteria=only(target)))
-    mailed = settings.with_overrides(smtp_url=f"smtp://127.0.0.1:{port}?from=invsync@example.com")
+    mailed = replace(settings, smtp_url=f"smtp://127.0.0.1:{port}?from=invsync@example.com")
     summary = run_workflow(session_factory, mailed, "wf", options=options())
     assert summary.outcomes["mail"] == {"success": 1, "failure": 0}
     user = accounts(session)[target]
-    (envelope,) = handler.messages
-    assert envelope.rcpt_tos == [f"it+{(user.role or '').replace(' ', '-')}@example.com"]
-    assert f"Subject: Lever user {user.email}" in envelope.content.decode()
+    ((recipients, message),) = box.messages
+    assert recipients == [f"it+{(user.role or '').replace(' ', '-')}@example.com"]
+    assert f"Subject: Lever user {user.email}" in message.as_string()
 
 
 def test_notification_without_an_smtp_server_fails_after_its_retries(
-    lever: Sim,
+    synced: Sim,
     make: Make,
     settings: Settings,
     session_factory: sessionmaker[Session],
     session: Session,
 ) -> None:
-    target = active_ids(lever)[0]
+    target = active_ids(synced)[0]
     make(chain({**NOTIFY, "retry": {"tries": 2, "backoff": 0}}, criteria=only(target)))
-    nowhere = settings.with_overrides(smtp_url="smtp://127.0.0.1:9")
+    nowhere = replace(settings, smtp_url="smtp://127.0.0.1:9")
     summary = run_workflow(session_factory, nowhere, "wf", options=options())
     assert summary.outcomes["mail"] == {"success": 0, "failure": 1}
     outcomes = [s.outcome for s in steps(session, summary.run_id, "mail")]
@@ -375,15 +338,15 @@ def test_notification_without_an_smtp_server_fails_after_its_retries(
 
 
 def test_notification_is_not_sent_when_smtp_is_unset(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    make(chain(NOTIFY, criteria=only(active_ids(lever)[0])))
+    make(chain(NOTIFY, criteria=only(active_ids(synced)[0])))
     summary = run()
     assert "INVSYNC_SMTP_URL" in (steps(session, summary.run_id, "mail")[0].message or "")
 
 
-def test_step_times_follow_the_run(lever: Sim, make: Make, run: Run, session: Session) -> None:
-    make(chain(ROLE, criteria=only(active_ids(lever)[0])))
+def test_step_times_follow_the_run(synced: Sim, make: Make, run: Run, session: Session) -> None:
+    make(chain(ROLE, criteria=only(active_ids(synced)[0])))
     summary = run()
     assert all(s.at == NOW for s in steps(session, summary.run_id))
     assert summary.finished_at is not None and summary.finished_at - NOW < timedelta(seconds=1)

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from inventory.models import WorkflowStep
 from inventory.settings import Settings
-from tests.workflows.conftest import NOW, Sim, accounts, options
+from tests.conftest import Sim
+from tests.workflows.conftest import NOW, accounts, options
 from workflows.runner import RunSummary
 from workflows.triggers import run_due
 
@@ -28,8 +29,8 @@ def example(name: str) -> dict[str, Any]:
     return dict(json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8")))
 
 
-def test_lever_user_role_example(lever: Sim, make: Make, run: Run, session: Session) -> None:
-    sim = lever[0]
+def test_lever_user_role_example(synced: Sim, make: Make, run: Run, session: Session) -> None:
+    sim = synced[0]
     active = [u["id"] for u in sim.users if not u["deactivatedAt"]]
     promoted, gone, left = active[:3]
     sim.update_user(promoted, accessRole="admin")
@@ -50,9 +51,9 @@ def test_lever_user_role_example(lever: Sim, make: Make, run: Run, session: Sess
 
 
 def test_deactivate_stale_lever_users_example(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    sim = lever[0]
+    sim = synced[0]
     year_ago = NOW - timedelta(days=365)
     stale = {
         key
@@ -77,7 +78,7 @@ def test_deactivate_stale_lever_users_example(
 
 
 def test_both_examples_run_from_their_schedules(
-    lever: Sim, make: Make, settings: Settings, session_factory: sessionmaker[Session]
+    synced: Sim, make: Make, settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:
     for name in ("lever-user-role", "deactivate-stale-lever-users"):
         make(example(name))

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from inventory.errors import ConfigError, NotFoundError
 from inventory.settings import Settings
-from tests.workflows.conftest import NOW, Sim, accounts, sync_lever
+from tests.conftest import Sim, sync_lever
+from tests.workflows.conftest import NOW, accounts
 from workflows.logins import import_activity, parse_activity
 
 
@@ -19,9 +20,9 @@ def lines(text: str) -> list[str]:
 
 
 def test_rows_set_role_and_last_login_and_bad_rows_are_reported(
-    lever: Sim, session: Session
+    synced: Sim, session: Session
 ) -> None:
-    users = [u for u in lever[0].users if not u["deactivatedAt"]]
+    users = [u for u in synced[0].users if not u["deactivatedAt"]]
     first, second = users[0], users[1]
     text = (
         "\ufeffEmail,Role,Last_Activity\n"
@@ -45,8 +46,8 @@ def test_rows_set_role_and_last_login_and_bad_rows_are_reported(
     assert result.to_dict()["errors"] == 3
 
 
-def test_last_login_only_moves_forward(lever: Sim, session: Session) -> None:
-    user = next(u for u in lever[0].users if u["lastLoggedInAt"])
+def test_last_login_only_moves_forward(synced: Sim, session: Session) -> None:
+    user = next(u for u in synced[0].users if u["lastLoggedInAt"])
     result = import_activity(session, "Lever", lines(f"email,last_activity\n{user['email']},"
                                                      "2001-01-01T00:00:00Z\n"), NOW)  # fmt: skip
     assert (result.updated, result.unchanged) == (0, 1)
@@ -56,10 +57,10 @@ def test_last_login_only_moves_forward(lever: Sim, session: Session) -> None:
 
 
 def test_an_address_with_two_accounts_is_not_guessed(
-    lever: Sim, settings: Settings, session_factory: sessionmaker[Session], session: Session
+    synced: Sim, settings: Settings, session_factory: sessionmaker[Session], session: Session
 ) -> None:
-    first = lever[0].users[0]
-    lever[0].add_user(email=first["email"])
+    first = synced[0].users[0]
+    synced[0].add_user(email=first["email"])
     sync_lever(session_factory, settings)
     result = import_activity(session, "Lever", lines(f"email\n{first['email']}\n"), NOW)
     assert "2 Lever SaaS users have this email" in result.errors[0].message
@@ -70,13 +71,13 @@ def test_an_address_with_two_accounts_is_not_guessed(
     [("role,last_activity\nadmin,2020-01-01\n", ConfigError), ("", ConfigError)],
 )
 def test_a_file_without_an_email_column_is_refused(
-    lever: Sim, session: Session, text: str, error: type[Exception]
+    synced: Sim, session: Session, text: str, error: type[Exception]
 ) -> None:
     with pytest.raises(error, match="no email column"):
         import_activity(session, "Lever", lines(text), NOW)
 
 
-def test_an_unknown_app_is_refused(lever: Sim, session: Session) -> None:
+def test_an_unknown_app_is_refused(synced: Sim, session: Session) -> None:
     with pytest.raises(NotFoundError, match="no SaaS app named 'Lucidchart'"):
         import_activity(session, "Lucidchart", lines("email\n"), NOW)
 

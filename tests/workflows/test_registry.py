@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from inventory.settings import Settings
-from tests.workflows.conftest import Sim, accounts, chain, options
+from tests.conftest import Sim
+from tests.workflows.conftest import accounts, chain, options
 from workflows import store
 from workflows.blocks.api import OPERATIONS
 from workflows.context import Record, RunContext
@@ -110,7 +111,7 @@ def extension() -> ModuleType:
 
 
 def test_an_extension_block_validates_and_runs(
-    lever: Sim,
+    synced: Sim,
     settings: Settings,
     session_factory: sessionmaker[Session],
     session: Session,

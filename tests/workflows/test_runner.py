@@ -10,18 +10,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from inventory.db import transaction
 from inventory.models import Approval, Change, WorkflowRun, WorkflowStep
 from inventory.settings import Settings
-from tests.workflows.conftest import (
-    DELETE,
-    ROLE,
-    Sim,
-    accounts,
-    chain,
-    options,
-    snapshot,
-    sync_lever,
-)
+from tests.conftest import Sim, sync_lever
+from tests.workflows.conftest import DELETE, ROLE, accounts, chain, options, snapshot
 from vault.keys import load_keyring
 from vault.store import Vault
 from workflows import approvals, store
@@ -64,10 +57,10 @@ def workflow_changes(session: Session) -> int:
 
 
 def test_a_dry_run_writes_nothing_to_lever_or_the_inventory(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    sim = lever[0]
-    sim.remove_user(active(lever)[0])
+    sim = synced[0]
+    sim.remove_user(active(synced)[0])
     make(chain(ROLE, DELETE), activate=False)
     before, posts, puts = snapshot(session), sim.calls("POST"), sim.calls("PUT")
     summary = run(dry_run=True)
@@ -75,7 +68,7 @@ def test_a_dry_run_writes_nothing_to_lever_or_the_inventory(
     assert snapshot(session) == before
     assert workflow_changes(session) == 0
     assert summary.dry_run and summary.status == "succeeded"
-    assert summary.matched == len(active(lever)) + 1
+    assert summary.matched == len(active(synced)) + 1
     assert summary.outcomes["delete"]["success"] == summary.matched
     messages = session.scalars(
         select(WorkflowStep.message).where(WorkflowStep.run_id == summary.run_id,
@@ -85,7 +78,7 @@ def test_a_dry_run_writes_nothing_to_lever_or_the_inventory(
     assert any("not in Lever: would deactivate" in (m or "") for m in messages)
 
 
-def test_a_draft_runs_only_as_a_dry_run(lever: Sim, make: Make, run: Run) -> None:
+def test_a_draft_runs_only_as_a_dry_run(synced: Sim, make: Make, run: Run) -> None:
     make(chain(DELETE), activate=False)
     with pytest.raises(WorkflowStateError, match=r"is a draft: try it with .*--dry-run"):
         run()
@@ -96,15 +89,15 @@ def test_a_draft_runs_only_as_a_dry_run(lever: Sim, make: Make, run: Run) -> Non
 
 
 def test_supervised_run_holds_lever_changes_until_approved(
-    lever: Sim,
+    synced: Sim,
     make: Make,
     run: Run,
     settings: Settings,
     session_factory: sessionmaker[Session],
     session: Session,
 ) -> None:
-    sim = lever[0]
-    first, second = active(lever)[:2]
+    sim = synced[0]
+    first, second = active(synced)[:2]
     make(chain(ROLE, DELETE, criteria=of(first, second), run_mode="supervised"))
     posts = sim.calls("POST")
     summary = run()
@@ -117,16 +110,17 @@ def test_supervised_run_holds_lever_changes_until_approved(
 
     by_record = {a["record"]: a["id"] for a in pending}
     first_id = by_record[accounts(session)[first].email]
-    approved = approvals.approve(
-        session_factory, settings, first_id, decided_by="ada", options=options()
-    )
+    with transaction(session_factory) as decide:
+        approved = approvals.approve(decide, settings, first_id, decided_by="ada",
+                                     options=options())  # fmt: skip
     assert (approved.status, approved.outcome) == ("approved", "success")
     assert sim.calls("POST", f"/v1/users/{first}/deactivate") == 1
     assert accounts(session)[first].status == "deactivated"
     assert session.get_one(WorkflowRun, summary.run_id).status == "waiting_approval"
 
-    rejected = approvals.reject(session_factory, by_record[accounts(session)[second].email],
-                                decided_by="bob", options=options())  # fmt: skip
+    with transaction(session_factory) as decide:
+        rejected = approvals.reject(decide, by_record[accounts(session)[second].email],
+                                    decided_by="bob", options=options())  # fmt: skip
     assert rejected.status == "rejected"
     assert sim.calls("POST", f"/v1/users/{second}/deactivate") == 0
     assert accounts(session)[second].status == "active"
@@ -143,22 +137,25 @@ def test_supervised_run_holds_lever_changes_until_approved(
 
 
 def test_an_approval_is_decided_once(
-    lever: Sim, make: Make, run: Run, settings: Settings, session_factory: sessionmaker[Session]
+    synced: Sim, make: Make, run: Run, settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:
-    make(chain(DELETE, criteria=of(active(lever)[0]), run_mode="supervised"))
+    make(chain(DELETE, criteria=of(active(synced)[0]), run_mode="supervised"))
     run()
     with session_factory() as session:
         (approval_id,) = session.scalars(select(Approval.id)).all()
-    approvals.reject(session_factory, approval_id, decided_by="ada", options=options())
-    with pytest.raises(WorkflowStateError, match="was rejected already"):
-        approvals.approve(session_factory, settings, approval_id, decided_by="ada",
-                          options=options())  # fmt: skip
+    with transaction(session_factory) as decide:
+        approvals.reject(decide, approval_id, decided_by="ada", options=options())
+    with (
+        pytest.raises(WorkflowStateError, match="was rejected already"),
+        transaction(session_factory) as decide,
+    ):
+        approvals.approve(decide, settings, approval_id, decided_by="ada", options=options())
 
 
 def test_a_supervised_dry_run_asks_nothing(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    make(chain(DELETE, criteria=of(*active(lever)[:3]), run_mode="supervised"))
+    make(chain(DELETE, criteria=of(*active(synced)[:3]), run_mode="supervised"))
     summary = run(dry_run=True)
     assert summary.pending_approvals == 3 and summary.status == "succeeded"
     assert session.scalar(select(func.count()).select_from(Approval)) == 0
@@ -168,9 +165,9 @@ def test_a_supervised_dry_run_asks_nothing(
 
 
 def test_a_block_retries_then_leaves_by_failure(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    sim, target = lever[0], active(lever)[0]
+    sim, target = synced[0], active(synced)[0]
     make(chain({**DELETE, "retry": {"tries": 3, "backoff": 0.5}}, criteria=of(target)))
     sim.inject("503", count=100, path_prefix=f"/v1/users/{target}/deactivate")
     summary = run(client={"max_tries": 2})
@@ -184,9 +181,9 @@ def test_a_block_retries_then_leaves_by_failure(
 
 
 def test_a_retry_that_succeeds_takes_the_success_exit(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    sim, target = lever[0], active(lever)[0]
+    sim, target = synced[0], active(synced)[0]
     make(chain({**DELETE, "retry": {"tries": 3, "backoff": 0}}, criteria=of(target)))
     sim.inject("503", count=3, path_prefix=f"/v1/users/{target}/deactivate")
     summary = run(client={"max_tries": 2})
@@ -195,10 +192,10 @@ def test_a_retry_that_succeeds_takes_the_success_exit(
 
 
 def test_a_role_list_that_cannot_be_read_changes_nothing(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
-    sim = lever[0]
-    sim.remove_user(active(lever)[0])
+    sim = synced[0]
+    sim.remove_user(active(synced)[0])
     make(chain({**ROLE, "retry": {"tries": 2, "backoff": 0}}))
     before, gets = snapshot(session), sim.calls("GET", "/v1/users")
     sim.inject("503", count=1000, path_prefix="/v1/users")
@@ -214,7 +211,7 @@ def test_a_role_list_that_cannot_be_read_changes_nothing(
 @pytest.mark.parametrize("extra_users", [0, 101])
 @pytest.mark.parametrize("records", [2, 10, None])
 def test_role_retrieval_reads_lever_once_per_run(
-    lever: Sim,
+    synced: Sim,
     make: Make,
     run: Run,
     settings: Settings,
@@ -222,12 +219,12 @@ def test_role_retrieval_reads_lever_once_per_run(
     extra_users: int,
     records: int | None,
 ) -> None:
-    sim = lever[0]
+    sim = synced[0]
     for i in range(extra_users):
         sim.add_user(email=f"extra-{i}@example.com")
     if extra_users:
         sync_lever(session_factory, settings)
-    ids = active(lever)
+    ids = active(synced)
     criteria = of(*ids[:records]) if records else None
     make(chain(ROLE, **({"criteria": criteria} if criteria else {})))
     before = sim.calls()
@@ -242,9 +239,9 @@ def test_role_retrieval_reads_lever_once_per_run(
 
 
 def test_each_run_records_the_version_it_ran(
-    lever: Sim, make: Make, run: Run, session_factory: sessionmaker[Session]
+    synced: Sim, make: Make, run: Run, session_factory: sessionmaker[Session]
 ) -> None:
-    doc = chain(ROLE, criteria=of(active(lever)[0]))
+    doc = chain(ROLE, criteria=of(active(synced)[0]))
     make(doc)
     first = run()
     doc["description"] = "now with a description"
@@ -256,7 +253,7 @@ def test_each_run_records_the_version_it_ran(
 
 
 def test_a_refused_key_fails_the_run_for_every_record(
-    lever: Sim, make: Make, run: Run, settings: Settings, session_factory: sessionmaker[Session]
+    synced: Sim, make: Make, run: Run, settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:
     make(chain(DELETE))
     with session_factory.begin() as session:
@@ -268,4 +265,4 @@ def test_a_refused_key_fails_the_run_for_every_record(
     assert "Lever API key refused" in (summary.message or "")
     assert "wrong-key-12345" not in (summary.message or "")
     assert summary.outcomes["delete"] == {"success": 0, "failure": 0}
-    assert lever[0].calls("POST") == 1, "the run stops at the first refusal"
+    assert synced[0].calls("POST") == 1, "the run stops at the first refusal"

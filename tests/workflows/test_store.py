@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from inventory.models import Workflow, WorkflowVersion
 from inventory.settings import Settings
-from tests.workflows.conftest import DELETE, ROLE, Sim, chain
+from tests.conftest import Sim
+from tests.workflows.conftest import DELETE, ROLE, chain
 from vault.keys import load_keyring
 from vault.store import Vault
 from workflows import store
@@ -28,7 +29,7 @@ def versions(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(WorkflowVersion)) or 0
 
 
-def test_create_stores_a_draft_at_version_1(lever: Sim, session: Session) -> None:
+def test_create_stores_a_draft_at_version_1(synced: Sim, session: Session) -> None:
     workflow = store.create(session, chain(ROLE), REGISTRY)
     assert (workflow.state, workflow.version) == ("draft", 1)
     assert store.version_doc(session, workflow, 1)["blocks"][1]["id"] == "role"
@@ -38,7 +39,7 @@ def test_create_stores_a_draft_at_version_1(lever: Sim, session: Session) -> Non
 
 
 def test_create_refuses_a_taken_name_and_an_invalid_definition(
-    lever: Sim, session: Session
+    synced: Sim, session: Session
 ) -> None:
     store.create(session, chain(ROLE), REGISTRY)
     with pytest.raises(WorkflowExists, match="exists already"):
@@ -47,7 +48,7 @@ def test_create_refuses_a_taken_name_and_an_invalid_definition(
         store.create(session, chain({**DELETE, "credential": "nope"}, name="other"), REGISTRY)
 
 
-def test_editing_an_unrun_draft_keeps_its_version(lever: Sim, session: Session) -> None:
+def test_editing_an_unrun_draft_keeps_its_version(synced: Sim, session: Session) -> None:
     store.create(session, chain(ROLE), REGISTRY)
     workflow, result = store.update(session, chain(ROLE, description="edited"), REGISTRY)
     assert (result, workflow.version, versions(session)) == ("edited", 1, 1)
@@ -56,7 +57,7 @@ def test_editing_an_unrun_draft_keeps_its_version(lever: Sim, session: Session) 
 
 
 def test_editing_an_active_workflow_makes_a_new_version(
-    lever: Sim, make: Make, session: Session
+    synced: Sim, make: Make, session: Session
 ) -> None:
     make(chain(ROLE))
     workflow, result = store.update(session, chain(ROLE, DELETE), REGISTRY)
@@ -66,20 +67,20 @@ def test_editing_an_active_workflow_makes_a_new_version(
 
 
 def test_editing_a_draft_that_ran_makes_a_new_version(
-    lever: Sim, make: Make, run: Run, session: Session
+    synced: Sim, make: Make, run: Run, session: Session
 ) -> None:
     make(chain(ROLE), activate=False)
     run(dry_run=True)
     assert store.update(session, chain(ROLE, description="x"), REGISTRY)[1] == "new_version"
 
 
-def test_update_finds_the_workflow_by_name(lever: Sim, session: Session) -> None:
+def test_update_finds_the_workflow_by_name(synced: Sim, session: Session) -> None:
     with pytest.raises(WorkflowNotFound, match="no workflow named 'wf'"):
         store.update(session, chain(ROLE), REGISTRY)
 
 
 def test_activation_checks_again(
-    lever: Sim, make: Make, settings: Settings, session_factory: sessionmaker[Session]
+    synced: Sim, make: Make, settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:
     make(chain(ROLE), activate=False)
     with session_factory.begin() as session:
@@ -93,7 +94,7 @@ def test_activation_checks_again(
 
 
 def test_a_deactivated_workflow_only_dry_runs(
-    lever: Sim, make: Make, run: Run, session_factory: sessionmaker[Session]
+    synced: Sim, make: Make, run: Run, session_factory: sessionmaker[Session]
 ) -> None:
     make(chain(ROLE))
     with session_factory.begin() as session:

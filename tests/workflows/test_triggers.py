@@ -9,17 +9,11 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector import integrations
-from connector.jobs import lever_client
 from connector.schedules import next_run, trigger
-from connector.sync import SyncEngine
-from inventory.changelog import set_actor
-from inventory.models import Change, SyncRun, WorkflowRun
+from inventory.models import Change, WorkflowRun
 from inventory.settings import Settings
-from inventory.timeutil import utcnow
-from tests.workflows.conftest import ROLE, Sim, accounts, chain, no_sleep, options, sync_lever
-from vault.keys import load_keyring
-from vault.store import Vault
+from tests.conftest import Sim, sync_as_run, sync_lever
+from tests.workflows.conftest import ROLE, accounts, chain, options
 from workflows.triggers import (
     handle_sync_events,
     run_due,
@@ -37,7 +31,7 @@ MARK = {"id": "mark", "type": "update", "set": {"name": "seen by {{ workflow }}"
 
 
 def test_scheduled_workflows_are_the_active_ones_with_a_schedule(
-    lever: Sim, make: Make, session: Session
+    synced: Sim, make: Make, session: Session
 ) -> None:
     make(chain(ROLE, name="nightly", trigger=DAILY))
     make(chain(ROLE, name="draft", trigger=DAILY), activate=False)
@@ -64,7 +58,7 @@ def test_scheduled_workflows_are_the_active_ones_with_a_schedule(
     ],
 )
 def test_run_due_runs_what_fired_in_the_window(
-    lever: Sim,
+    synced: Sim,
     make: Make,
     settings: Settings,
     session_factory: sessionmaker[Session],
@@ -83,7 +77,7 @@ def test_run_due_runs_what_fired_in_the_window(
 
 
 def test_run_scheduled_never_raises(
-    lever: Sim, make: Make, settings: Settings, session_factory: sessionmaker[Session]
+    synced: Sim, make: Make, settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:
     make(chain(MARK, name="draft", trigger=DAILY), activate=False)
     assert run_scheduled(session_factory, settings, "draft", options()) is None
@@ -91,21 +85,6 @@ def test_run_scheduled_never_raises(
 
 
 # -- sync events -----------------------------------------------------------------------------
-
-
-def sync_as_run(factory: sessionmaker[Session], settings: Settings) -> int:
-    """A sync of 'lever' whose session names the run as its actor, as the change log expects."""
-    with factory() as session:
-        integ = integrations.get(session, "lever")
-        secret = Vault(session, load_keyring(settings)).get(integ.credential_name)
-        run = SyncRun(integration_id=integ.id, status="running", started_at=utcnow())
-        session.add(run)
-        session.commit()
-        set_actor(session, "integration", "lever", run.id)
-        with lever_client(integ, secret, sleep=no_sleep) as client:
-            SyncEngine(session, integ, client.iter_user_pages(), checkpoint=session.commit).run(run)
-        session.commit()
-        return run.id
 
 
 def change_lever(sim: Sim) -> tuple[set[str], str]:
@@ -125,7 +104,7 @@ def resync(
 
     def go() -> tuple[int, str]:
         if request.param == "changes":
-            return sync_as_run(session_factory, settings), "changes"
+            return sync_as_run(session_factory, settings).run_id, "changes"
         run_id = sync_lever(session_factory, settings).run_id
         with session_factory.begin() as session:  # a run that left no change rows
             session.execute(delete(Change).where(Change.run_id == run_id))
@@ -135,9 +114,9 @@ def resync(
 
 
 def test_sync_events_name_exactly_the_created_and_deactivated(
-    lever: Sim, resync: Callable[[], tuple[int, str]], session: Session
+    synced: Sim, resync: Callable[[], tuple[int, str]], session: Session
 ) -> None:
-    new, leaver = change_lever(lever)
+    new, leaver = change_lever(synced)
     run_id, source = resync()
     events = sync_events(session, run_id)
     users = accounts(session)
@@ -147,7 +126,7 @@ def test_sync_events_name_exactly_the_created_and_deactivated(
 
 
 def test_event_workflows_run_on_the_sync_s_records_only(
-    lever: Sim,
+    synced: Sim,
     make: Make,
     resync: Callable[[], tuple[int, str]],
     settings: Settings,
@@ -160,7 +139,7 @@ def test_event_workflows_run_on_the_sync_s_records_only(
     make(chain(MARK, name="goodbye", trigger={"type": "record_deactivated"},
                criteria={"field": "app", "op": "eq", "value": "Lever"}))  # fmt: skip
     make(chain(MARK, name="idle", trigger={"type": "record_created"}), activate=False)
-    new, leaver = change_lever(lever)
+    new, leaver = change_lever(synced)
     run_id, _ = resync()
     summaries = {s.workflow: s for s in handle_sync_events(session_factory, settings, run_id,
                                                            options())}  # fmt: skip
@@ -174,7 +153,7 @@ def test_event_workflows_run_on_the_sync_s_records_only(
 
 
 def test_a_sync_that_changed_nothing_starts_no_run(
-    lever: Sim,
+    synced: Sim,
     make: Make,
     settings: Settings,
     session_factory: sessionmaker[Session],
@@ -187,10 +166,10 @@ def test_a_sync_that_changed_nothing_starts_no_run(
 
 
 def test_records_fallback_ignores_users_created_deactivated(
-    lever: Sim, settings: Settings, session_factory: sessionmaker[Session], session: Session
+    synced: Sim, settings: Settings, session_factory: sessionmaker[Session], session: Session
 ) -> None:
-    created = lever[0].add_user(email="born-gone@example.com")
-    lever[0].update_user(created["id"], deactivatedAt=created["createdAt"] + 1)
+    created = synced[0].add_user(email="born-gone@example.com")
+    synced[0].update_user(created["id"], deactivatedAt=created["createdAt"] + 1)
     run_id = sync_lever(session_factory, settings).run_id
     events = sync_events(session, run_id)
     assert events.created == [accounts(session)[created["id"]].id]

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, url_for
+from flask import url_for
 
 from connector import integrations, ledger
 from connector.dryrun import dry_run
 from connector.reconcile import approve
+from inventory.db import read_only
 from inventory.timeutil import utcnow
 from web.api import bp, schemas
 from web.api.spec import body, operation, query
+from web.appstate import app_state
 from web.background import start_sync
 from web.http import db, instance_settings
 from web.security import current_account, requires
@@ -28,9 +30,11 @@ from web.security import current_account, requires
 def start_run(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Start a sync in the background (202 and the run), or with dry_run report what it would do."""
     options = body(schemas.RunStart(), optional=True)
-    factory = current_app.extensions["invsync.sessions"]
+    factory = app_state().sessions
     if options["dry_run"]:
-        return schemas.DryRunReport().dump(dry_run(factory, instance_settings(), name)), 200, {}
+        with read_only(factory) as session:
+            report = dry_run(session, instance_settings(), name)
+        return schemas.DryRunReport().dump(report), 200, {}
     run_id = start_sync(factory, instance_settings(), name, trigger="api")
     db().expire_all()  # the run was recorded by the background thread's own session
     run = ledger.run_dict(ledger.get_run(db(), run_id))

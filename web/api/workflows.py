@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, url_for
+from flask import url_for
 from sqlalchemy.orm import Session, sessionmaker
 
 from inventory.errors import ConfigError
 from inventory.models import Workflow
 from web.api import bp, schemas
 from web.api.spec import body, operation, query
+from web.appstate import app_state
 from web.http import db, instance_settings
 from web.security import current_account, requires
 from workflows import approvals, definition, history, store
-from workflows.registry import load_registry
 from workflows.runner import run_workflow
 
 
@@ -26,7 +26,7 @@ def _detail(workflow: Workflow, **extra: Any) -> dict[str, Any]:
 
 def _sessions() -> sessionmaker[Session]:
     """The app's session factory, for services that own their transactions."""
-    return current_app.extensions["invsync.sessions"]
+    return app_state().sessions
 
 
 def _decider() -> str:
@@ -54,7 +54,7 @@ def list_workflows() -> dict[str, Any]:
 def create_workflow() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Store a definition as a draft (400 listing every problem if it is invalid)."""
     doc = body(schemas.WorkflowDefinition())
-    workflow = store.create(db(), doc, load_registry())
+    workflow = store.create(db(), doc, app_state().registry)
     db().commit()
     where = url_for("api.get_workflow", name=workflow.name)
     return schemas.WorkflowDetail().dump(_detail(workflow)), 201, {"Location": where}
@@ -77,7 +77,7 @@ def replace_workflow(name: str) -> dict[str, Any]:
     if doc.setdefault("name", name) != name:
         raise ConfigError(f"the definition is named {doc['name']!r}, not {name!r} as in the URL")
     store.get(db(), name)
-    workflow, result = store.update(db(), doc, load_registry())
+    workflow, result = store.update(db(), doc, app_state().registry)
     db().commit()
     return dict(schemas.WorkflowSaved().dump(_detail(workflow, result=result)))
 
@@ -88,7 +88,7 @@ def replace_workflow(name: str) -> dict[str, Any]:
 def validate_workflow(name: str) -> dict[str, Any]:
     """Check a stored workflow against the blocks and credentials there are now."""
     doc = store.get(db(), name).definition
-    problems = definition.check(doc, store.check_env(db(), load_registry()))
+    problems = definition.check(doc, store.check_env(db(), app_state().registry))
     return dict(schemas.WorkflowCheck().dump({"valid": not problems, "problems": problems}))
 
 
@@ -107,7 +107,7 @@ def dry_run_workflow(name: str) -> dict[str, Any]:
 @operation("workflows", schemas.Workflow)
 def activate_workflow(name: str) -> dict[str, Any]:
     """Check a workflow again and make it active, so its trigger runs it."""
-    workflow = store.activate(db(), name, load_registry())
+    workflow = store.activate(db(), name, app_state().registry)
     db().commit()
     return dict(schemas.Workflow().dump(store.workflow_to_dict(workflow)))
 
@@ -147,7 +147,8 @@ def list_approvals() -> dict[str, Any]:
 @operation("approvals", schemas.Decision, errors=(502,))
 def approve_change(id: int) -> dict[str, Any]:
     """Approve a held change: it is sent to Lever and the record walks on."""
-    decision = approvals.approve(_sessions(), instance_settings(), id, decided_by=_decider())
+    decision = approvals.approve(db(), instance_settings(), id, decided_by=_decider())
+    db().commit()
     return dict(schemas.Decision().dump(decision.to_dict()))
 
 
@@ -156,5 +157,6 @@ def approve_change(id: int) -> dict[str, Any]:
 @operation("approvals", schemas.Decision)
 def reject_change(id: int) -> dict[str, Any]:
     """Reject a held change: nothing is sent, and the record's path ends."""
-    decision = approvals.reject(_sessions(), id, decided_by=_decider())
+    decision = approvals.reject(db(), id, decided_by=_decider())
+    db().commit()
     return dict(schemas.Decision().dump(decision.to_dict()))

@@ -10,13 +10,13 @@ from typing import Any
 import click
 
 from connector.sync import SyncSummary
+from inventory.db import read_only
+from inventory.errors import ExitCode
 from inventory.statuses import SyncRunStatus
 from web.commands.common import TABLE_OR_JSON, fail, pass_ctx
 from web.context import AppContext
 from web.jobs import sync_with_events
 from web.output import write_json
-
-EXIT_RECORD_ERRORS = 3
 
 
 @click.command()
@@ -48,21 +48,22 @@ def sync(app: AppContext, name: str, fmt: str, dry_run: bool) -> None:
 def _exit_for(summary: SyncSummary, name: str) -> None:
     """Leave with the exit code the run's outcome calls for."""
     if summary.status == SyncRunStatus.FAILED:
-        fail(f"sync of {name!r} failed: {summary.message}", 1)
+        fail(f"sync of {name!r} failed: {summary.message}", ExitCode.FAILED)
     if summary.status == SyncRunStatus.CANCELLED:
-        fail(f"run {summary.run_id} was cancelled", 1)
+        fail(f"run {summary.run_id} was cancelled", ExitCode.FAILED)
     if summary.status == SyncRunStatus.HELD:
         click.echo(f"invsync: run {summary.run_id} is held: {summary.message}; approve it with "
                    f"`invsync runs approve {summary.run_id}`", err=True)  # fmt: skip
     if summary.errors:
-        sys.exit(EXIT_RECORD_ERRORS)
+        sys.exit(ExitCode.RECORD_ERRORS)
 
 
 def _dry_run(app: AppContext, name: str, fmt: str) -> None:
     """Print what a sync would do, without recording a run."""
     from connector.dryrun import dry_run
 
-    report = dry_run(app.sessions, app.settings, name)
+    with read_only(app.sessions) as session:
+        report = dry_run(session, app.settings, name)
     if fmt == "json":
         write_json(report, sys.stdout)
         return

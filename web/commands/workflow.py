@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 import click
 
+from inventory.errors import ExitCode
 from inventory.statuses import WorkflowRunStatus
 from web.commands.common import TABLE_OR_JSON, fail, pass_ctx
 from web.context import AppContext
@@ -50,14 +51,14 @@ def read_definition(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        fail(f"{path} is not a JSON definition: {exc}", 2)
+        fail(f"{path} is not a JSON definition: {exc}", ExitCode.USAGE)
 
 
 def report_problems(problems: list[str]) -> NoReturn:
     """One line per problem on stderr, then exit 2."""
     for problem in problems:
         click.echo(f"invsync: error: {problem}", err=True)
-    sys.exit(2)
+    sys.exit(ExitCode.USAGE)
 
 
 def _user() -> str:
@@ -122,7 +123,7 @@ def update(app: AppContext, path: Path, fmt: str) -> None:
 def validate(app: AppContext, name: str | None, path: Path | None) -> None:
     """Check a stored workflow or a file: exit 0, or 2 with one line per problem."""
     if (name is None) == (path is None):
-        fail("give a workflow NAME or --file FILE", 2)
+        fail("give a workflow NAME or --file FILE", ExitCode.USAGE)
     with app.transaction() as session:
         doc = read_definition(path) if path else store.get(session, str(name)).definition
         problems = definition.check(doc, store.check_env(session, load_registry()))
@@ -213,7 +214,7 @@ def run(app: AppContext, name: str, dry_run: bool, fmt: str) -> None:
     else:
         _print_run(summary)
     if summary.status == WorkflowRunStatus.FAILED:
-        fail(f"run {summary.run_id} of {name!r} failed: {summary.message}", 1)
+        fail(f"run {summary.run_id} of {name!r} failed: {summary.message}", ExitCode.FAILED)
 
 
 def _print_run(s: RunSummary) -> None:
@@ -241,7 +242,10 @@ def runs(app: AppContext, args: tuple[str, ...], fmt: str, limit: int, outcome: 
         _show_run(app, _run_id(args[1]), fmt, outcome)
         return
     if len(args) != 1:
-        fail("use `invsync workflow runs NAME` or `invsync workflow runs show RUN_ID`", 2)
+        fail(
+            "use `invsync workflow runs NAME` or `invsync workflow runs show RUN_ID`",
+            ExitCode.USAGE,
+        )
     with app.transaction() as session:
         rows = history.list_runs(session, args[0], limit)
     if fmt == "json":
@@ -263,7 +267,7 @@ def run_show(app: AppContext, run_id: int, fmt: str, outcome: str | None) -> Non
 def _run_id(text: str) -> int:
     """A run id given on the command line."""
     if not text.isdigit():
-        fail(f"run id must be a number, got {text!r}", 2)
+        fail(f"run id must be a number, got {text!r}", ExitCode.USAGE)
     return int(text)
 
 
@@ -309,9 +313,10 @@ def approvals_list(app: AppContext, status: str, fmt: str) -> None:
 @pass_ctx
 def approve(app: AppContext, approval_id: int, decided_by: str | None, fmt: str) -> None:
     """Approve a held change: run it, then walk the record on."""
-    decision = approvals_service.approve(
-        app.sessions, app.settings, approval_id, decided_by=decided_by or _user()
-    )
+    with app.transaction() as session:
+        decision = approvals_service.approve(
+            session, app.settings, approval_id, decided_by=decided_by or _user()
+        )
     _print_decision(decision.to_dict(), fmt)
 
 
@@ -322,7 +327,8 @@ def approve(app: AppContext, approval_id: int, decided_by: str | None, fmt: str)
 @pass_ctx
 def reject(app: AppContext, approval_id: int, decided_by: str | None, fmt: str) -> None:
     """Reject a held change: nothing is sent, and the record's path ends."""
-    decision = approvals_service.reject(app.sessions, approval_id, decided_by=decided_by or _user())
+    with app.transaction() as session:
+        decision = approvals_service.reject(session, approval_id, decided_by=decided_by or _user())
     _print_decision(decision.to_dict(), fmt)
 
 

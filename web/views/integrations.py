@@ -11,7 +11,7 @@ import json
 from itertools import islice
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.wrappers import Response
@@ -29,12 +29,14 @@ from connector.errors import AlreadyRunningError, LaunchError
 from connector.mapping import TRANSFORMS, Entry, entry_from_dict, load_entries
 from connector.preview import preview
 from connector.reconcile import approve
+from inventory.db import read_only
 from inventory.errors import ConfigError, InvsyncError, NotFoundError
 from inventory.models import CustomField, Integration, SyncRun
 from inventory.statuses import SyncRunStatus
 from inventory.timeutil import utcnow
 from vault.keys import load_keyring
 from vault.store import Vault
+from web.appstate import app_state
 from web.background import start_sync
 from web.failures import status_of
 from web.http import db, instance_settings
@@ -57,8 +59,7 @@ DEFAULT_RPS = 10.0
 
 def _factory() -> sessionmaker[Session]:
     """The app's session factory, for jobs that own their transactions (syncs, dry runs)."""
-    factory: sessionmaker[Session] = current_app.extensions["invsync.sessions"]
-    return factory
+    return app_state().sessions
 
 
 # -- the list and creating ---------------------------------------------------------------------
@@ -468,7 +469,8 @@ def dry_run_page(name: str) -> Page:
     """Read Lever and show what a real sync would change, writing nothing."""
     integ = integrations.get(db(), name)
     try:
-        report = dry_run(_factory(), instance_settings(), name)
+        with read_only(_factory()) as session:
+            report = dry_run(session, instance_settings(), name)
     except InvsyncError as exc:
         return _show(integ, str(exc), status_of(exc))
     return render_template("integrations/dry_run.html", integ=integ, report=report)

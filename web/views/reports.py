@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, url_for
+from flask import Blueprint, Response, render_template, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +22,7 @@ from inventory.models import CustomField
 from inventory.queries import iter_people, iter_saas_users
 from inventory.timeutil import utcnow
 from web import csvout
+from web.appstate import app_state
 from web.commands.lists import PERSON_COLUMNS, SAAS_COLUMNS
 from web.output import flatten
 from web.security import requires
@@ -132,7 +133,7 @@ def index() -> str:
 def download(report: str, fmt: str) -> Response:
     """One report as a CSV or JSON file, streamed."""
     chosen = REPORTS[report]
-    body = _stream(current_app.extensions["invsync.sessions"], chosen, fmt)
+    body = _stream(app_state().sessions, chosen, fmt)
     response = Response(body, content_type=FORMATS[fmt])
     response.headers["Content-Disposition"] = f"attachment; filename={chosen.slug}.{fmt}"
     return response

@@ -17,7 +17,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -33,6 +32,7 @@ from inventory.errors import InvsyncError, NotFoundError
 from inventory.models import Workflow, WorkflowVersion
 from inventory.statuses import ApprovalStatus, WorkflowRunStatus
 from inventory.timeutil import iso
+from web.appstate import app_state
 from web.failures import status_of
 from web.http import db, instance_settings
 from web.security import current_account, requires
@@ -41,7 +41,7 @@ from workflows import definition, history, store
 from workflows.blocks.api import METHODS
 from workflows.blocks.update import FIELDS
 from workflows.errors import WorkflowInvalid, WorkflowNotFound
-from workflows.registry import Registry, load_registry
+from workflows.registry import Registry
 from workflows.runner import RunOptions, run_workflow
 
 bp = Blueprint("workflows", __name__)
@@ -69,16 +69,13 @@ _BEGIN_SECTIONS = ("trigger:", "criteria:", "run_mode:")  # set in the begin blo
 
 
 def _registry() -> Registry:
-    """The block registry, loaded once per app (built-ins and installed extensions)."""
-    found = current_app.extensions.get("invsync.workflow_registry")
-    if found is None:
-        found = current_app.extensions["invsync.workflow_registry"] = load_registry()
-    return found
+    """The app's block registry (built-ins and installed extensions, loaded with the app)."""
+    return app_state().registry
 
 
 def _factory() -> sessionmaker[Session]:
     """The app's session factory: runs and approvals own their transactions."""
-    return current_app.extensions["invsync.sessions"]
+    return app_state().sessions
 
 
 def _run_options() -> RunOptions:
@@ -563,7 +560,7 @@ def approve(approval_id: int) -> Response:
     """Approve a held change: run it for its record, then walk the record on."""
     return _decide(
         lambda: approvals_service.approve(
-            _factory(), instance_settings(), approval_id, decided_by=_me(), options=_run_options()
+            db(), instance_settings(), approval_id, decided_by=_me(), options=_run_options()
         )
     )
 
@@ -574,19 +571,21 @@ def reject(approval_id: int) -> Response:
     """Reject a held change: nothing is sent, and the record's path ends."""
     return _decide(
         lambda: approvals_service.reject(
-            _factory(), approval_id, decided_by=_me(), options=_run_options()
+            db(), approval_id, decided_by=_me(), options=_run_options()
         )
     )
 
 
 def _decide(decision: Callable[[], approvals_service.Decision]) -> Response:
-    """Decide an approval (the service commits) and go back to the queue with what happened."""
-    db().rollback()  # the decision opens its own session
+    """Decide an approval in the request's transaction and go back to the queue with what
+    happened (a refused decision changes nothing)."""
     try:
         done = decision()
     except InvsyncError as exc:
+        db().rollback()
         flash(_line(exc), "error")
     else:
+        db().commit()
         flash(f"Approval {done.approval_id} {done.status}: {done.outcome}: {done.message}",
               "success")  # fmt: skip
     return redirect(url_for("workflows.approvals"))

@@ -1,5 +1,5 @@
-"""Real-browser fixtures: the app served over loopback, a Lever simulator with a hostile user, and
-Debian's Chromium driven by Playwright.
+"""Real-browser fixtures: the app served over loopback, a small Lever simulator with a hostile user
+(the one the shared `synced` fixture syncs), and Debian's Chromium driven by Playwright.
 
 A failing browser test leaves a screenshot of its page in `$INVSYNC_SCREENSHOTS`, else in
 `<repo>/test-screenshots/` (kept out of version control). Without a browser (no /usr/bin/chromium
@@ -28,15 +28,14 @@ from playwright.sync_api import (
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
-from connector import integrations
-from connector.jobs import run_sync
 from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.settings import Settings
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, Sim
 from tests.web.conftest import PASSWORD
 from vault.keys import load_keyring
 from vault.store import Vault
 from web.app import create_app
+from web.appstate import app_state
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
@@ -60,7 +59,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def lever() -> Iterator[tuple[LeverSimulator, SimulatorServer]]:
+def lever_sim() -> Iterator[Sim]:
     """A small Lever account over loopback, with one user whose name is a script."""
     sim = LeverSimulator(users=40, seed=5, api_key=API_KEY, rate_limit=False)
     sim.add_user(name=EVIL, email="mallory@example.com")
@@ -79,7 +78,7 @@ def live_server(settings: Settings, engine: object) -> Iterator[str]:
     server.shutdown()
     server.server_close()
     thread.join(timeout=10)
-    app.extensions["invsync.engine"].dispose()
+    app_state(app).engine.dispose()
 
 
 def _launch(playwright: Playwright) -> Browser:
@@ -154,27 +153,6 @@ def credential(settings: Settings, session_factory: sessionmaker[Session]) -> st
     with session_factory.begin() as session:
         Vault(session, load_keyring(settings)).add(CREDENTIAL, API_KEY, PLACEHOLDER)
     return CREDENTIAL
-
-
-@pytest.fixture
-def synced(
-    settings: Settings,
-    session_factory: sessionmaker[Session],
-    lever: tuple[LeverSimulator, SimulatorServer],
-    credential: str,
-) -> LeverSimulator:
-    """An instance that has synced the simulator once (set up through the services)."""
-    sim, server = lever
-    with session_factory.begin() as session:
-        spec = integrations.NewIntegration(
-            name="lever", credential=credential, base_url=server.url, max_rps=0
-        )
-        integ = integrations.create(session, spec)
-        integrations.apply_smart_mapping(session, integ, None)
-        integrations.launch(integ)
-    summary = run_sync(session_factory, settings, "lever")
-    assert summary.status == "succeeded", summary.message
-    return sim
 
 
 @pytest.hookimpl(wrapper=True)

@@ -7,8 +7,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from connector.lever.sim import LeverSimulator, SimulatorServer
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, Sim
 from tests.web.browser.conftest import CREDENTIAL, PLACEHOLDER, SignInAs
 
 RUN_TIMEOUT_MS = 30_000
@@ -37,10 +36,8 @@ def _create_integration(page: Page, base_url: str) -> None:
     expect(page).to_have_url(re.compile(r"/integrations/lever$"))
 
 
-def test_admin_runs_a_sync(
-    page: Page, lever: tuple[LeverSimulator, SimulatorServer], signed_in_as: SignInAs
-) -> None:
-    sim, server = lever
+def test_admin_runs_a_sync(page: Page, lever_sim: Sim, signed_in_as: SignInAs) -> None:
+    sim, server = lever_sim
     signed_in_as(page, "admin")
     _add_credential(page)
     assert API_KEY not in page.content()

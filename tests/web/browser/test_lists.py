@@ -11,6 +11,7 @@ from pathlib import Path
 from playwright.sync_api import Locator, Page, expect
 
 from connector.lever.sim import LeverSimulator
+from tests.conftest import Sim
 from tests.web.browser.conftest import EVIL, SignInAs
 
 FRAGMENT = "clarke"
@@ -43,11 +44,9 @@ def _search(page: Page, text: str) -> None:
     form.get_by_role("button", name="Search").click()
 
 
-def test_search_and_export_people(
-    page: Page, synced: LeverSimulator, signed_in_as: SignInAs
-) -> None:
-    expected = _matching(synced, FRAGMENT)
-    assert 1 < len(expected) < len(synced.users)
+def test_search_and_export_people(page: Page, synced: Sim, signed_in_as: SignInAs) -> None:
+    expected = _matching(synced[0], FRAGMENT)
+    assert 1 < len(expected) < len(synced[0].users)
     signed_in_as(page, "viewer")
     page.goto("/people")
     table = page.locator("table.data#people-table")
@@ -69,9 +68,9 @@ def test_search_and_export_people(
 
 
 def test_lever_roles_shown(
-    page: Page, synced: LeverSimulator, signed_in_as: SignInAs, dialogs: list[str]
+    page: Page, synced: Sim, signed_in_as: SignInAs, dialogs: list[str]
 ) -> None:
-    roles = {str(u["email"]).casefold(): u["accessRole"] for u in synced.users if u.get("email")}
+    roles = {str(u["email"]).casefold(): u["accessRole"] for u in synced[0].users if u.get("email")}
     signed_in_as(page, "viewer")
     page.goto("/saas/lever/users")
     table = page.locator("table.data#saas-users-table")

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Locator, Page, expect
 
-from connector.lever.sim import LeverSimulator
+from tests.conftest import Sim
 from tests.web.browser.conftest import CREDENTIAL, SignInAs
 
 NAME = "Deactivate stale Lever users"
@@ -68,9 +68,7 @@ def _button(page: Page, label: str) -> Locator:
     return page.get_by_role("button", name=label, exact=True)
 
 
-def test_build_workflow_on_canvas(
-    page: Page, synced: LeverSimulator, signed_in_as: SignInAs
-) -> None:
+def test_build_workflow_on_canvas(page: Page, synced: Sim, signed_in_as: SignInAs) -> None:
     signed_in_as(page, "author")
     _open_editor(page)
     begin, api, end = _build(page)
@@ -88,8 +86,8 @@ def test_build_workflow_on_canvas(
 
     _button(page, "Dry run").click()
     report = page.locator("#dry-run-report")
-    expect(report).to_contain_text(f"{len(synced.users)} records matched")
-    assert synced.calls("POST") == 0, "a dry run must not change Lever"
+    expect(report).to_contain_text(f"{len(synced[0].users)} records matched")
+    assert synced[0].calls("POST") == 0, "a dry run must not change Lever"
 
     _button(page, "Activate").click()
     expect(page.locator("#workflow-state")).to_have_text("active")
