@@ -105,14 +105,13 @@ class _Plan:
 
 
 def lever_saas_values(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A validated Lever user as SaaS-user values (the account itself, not the person); the
-    status as plain text, since fingerprints hash the values' repr."""
+    """A validated Lever user as SaaS-user values (the account itself, not the person)."""
     deactivated = record.get("deactivatedAt")
     return {
         "email": record["email"],
         "name": as_text(record.get("name")),
         "role": as_text(record.get("accessRole")),
-        "status": (SaasUserStatus.DEACTIVATED if deactivated else SaasUserStatus.ACTIVE).value,
+        "status": SaasUserStatus.DEACTIVATED if deactivated else SaasUserStatus.ACTIVE,
         "created_at": record.get("createdAt"),
         "deactivated_at": deactivated,
         "last_login_at": record.get("lastLoggedInAt"),

@@ -26,6 +26,7 @@ the next sync compares that row in full and puts Lever's values back where the m
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,7 +71,7 @@ SAAS_FIELDS = (
 
 
 # Bumped whenever the fingerprint's input changes, so stored ones stop matching.
-FINGERPRINT_VERSION = "1"
+FINGERPRINT_VERSION = "2"
 _CHUNK = 500
 _ANALYZED = "invsync.upsert.analyzed"
 _ANALYZE_FLOOR = 1000
@@ -169,9 +170,10 @@ def email_key(email: str | None) -> str | None:
 
 def fingerprint(values: Mapping[str, Any]) -> str:
     """A stable hash of a record's mapped values: equal values, equal fingerprint, in any
-    process (custom fields in name order)."""
+    process (custom fields in name order). JSON, not repr, so a str subclass such as a status
+    enum hashes as the text it is stored as."""
     plain = sorted((k, v if k != "custom" else sorted(v.items())) for k, v in values.items())
-    text = FINGERPRINT_VERSION + repr(plain)
+    text = FINGERPRINT_VERSION + json.dumps(plain, ensure_ascii=False, default=str)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 

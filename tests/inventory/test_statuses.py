@@ -174,13 +174,20 @@ def test_a_fresh_schema_and_a_migrated_one_hold_the_same_checks(
 # -- migration 0007 --------------------------------------------------------------------------
 
 
-def test_the_upgrade_keeps_every_valid_status_and_what_refers_to_it(
-    blank: Callable[[], Engine],
-) -> None:
+def _at_0006(blank: Callable[[], Engine]) -> Engine:
+    """A database at the revision before 0007, holding every valid status."""
     engine = blank()
     init_db(engine, "0006")
     with Session(engine) as session, session.begin():
         _add_every_status(session)
+    return engine
+
+
+def test_the_upgrade_keeps_every_valid_status_and_what_refers_to_it(
+    blank: Callable[[], Engine],
+) -> None:
+    engine = _at_0006(blank)
+    with Session(engine) as session, session.begin():
         session.add(SyncRunError(run_id=1, record_key="k", message="m"))
         session.add(WorkflowStep(run_id=1, block_id="b", outcome="success"))
         before = _statuses(session)
@@ -212,10 +219,8 @@ def _still_searchable_and_single_running(engine: Engine) -> None:
 def test_the_upgrade_stops_on_a_status_outside_the_list_and_changes_nothing(
     blank: Callable[[], Engine],
 ) -> None:
-    engine = blank()
-    init_db(engine, "0006")
+    engine = _at_0006(blank)
     with Session(engine) as session, session.begin():
-        _add_every_status(session)
         session.execute(update(SaasUser).where(SaasUser.external_id == "u0").values(status="gone"))
     says = r"saas_users\.status holds 'gone' \(1 row\), not one of active, deactivated, deleted"
     with pytest.raises(DatabaseError, match=says):
@@ -225,10 +230,7 @@ def test_the_upgrade_stops_on_a_status_outside_the_list_and_changes_nothing(
 
 
 def test_the_downgrade_drops_the_checks_and_keeps_the_rest(blank: Callable[[], Engine]) -> None:
-    engine = blank()
-    init_db(engine, "0006")
-    with Session(engine) as session, session.begin():
-        _add_every_status(session)
+    engine = _at_0006(blank)
     init_db(engine)
     at_head = _checks(engine)
     downgrade_db(engine, "0006")
