@@ -13,9 +13,8 @@ from flask import Flask
 
 from inventory.db import make_engine, make_sessionmaker, require_schema
 from inventory.settings import Settings
-from web import failures, security
+from web import failures, http, security
 from web.appstate import AppState, install
-from web.http import close_session
 from workflows.registry import load_registry
 
 __all__ = ["BLUEPRINTS", "create_app"]
@@ -48,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     engine = make_engine(settings)
     require_schema(engine)
     install(app, AppState(settings, engine, make_sessionmaker(engine), load_registry()))
-    app.teardown_appcontext(close_session)
+    http.init_app(app)
     security.init_app(app, settings)
     failures.init_app(app)
     for name in BLUEPRINTS:

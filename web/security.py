@@ -174,7 +174,7 @@ def _load_account() -> bool:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer ") and _is_api():
         g.account = account_for_token(db(), header[7:].strip(), now=utcnow())
-        if db().dirty:
+        if db().dirty:  # the token's last use is kept even when the call itself is refused
             db().commit()
         return True
     account_id = session.get("account_id")

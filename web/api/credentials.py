@@ -39,7 +39,6 @@ def create_credential() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Store a new credential (for Lever: the API key as username)."""
     new = body(schemas.CredentialCreate())
     info = _vault().add(new["name"], new["username"], new["password"], new["kind"])
-    db().commit()
     where = url_for("api.get_credential", name=info.name)
     return schemas.Credential().dump(info.to_dict()), 201, {"Location": where}
 
@@ -67,7 +66,6 @@ def update_credential(name: str) -> dict[str, Any]:
         changes.get("kind", old.kind),
         replace=True,
     )
-    db().commit()
     return schemas.Credential().dump(info.to_dict())
 
 
@@ -77,5 +75,4 @@ def update_credential(name: str) -> dict[str, Any]:
 def delete_credential(name: str) -> Response:
     """Remove a credential."""
     _vault().delete(name)
-    db().commit()
     return Response(status=204)

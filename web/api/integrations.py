@@ -42,7 +42,6 @@ def create_integration() -> tuple[dict[str, Any], int, dict[str, str]]:
     spec.setdefault("base_url", instance_settings().lever_base_url)
     spec["contacts"] = tuple(spec.get("contacts", ()))
     integ = integrations.create(db(), integrations.NewIntegration(**spec))
-    db().commit()
     where = url_for("api.get_integration", name=integ.name)
     return integration_doc(integ), 201, {"Location": where}
 
@@ -66,7 +65,6 @@ def update_integration(name: str) -> dict[str, Any]:
     if "contacts" in changes:
         changes["contacts"] = tuple(changes["contacts"])
     integ = integrations.update(db(), integrations.get(db(), name), changes)
-    db().commit()
     return integration_doc(integ)
 
 
@@ -78,7 +76,6 @@ def smart_mapping(name: str) -> dict[str, Any]:
     options = body(schemas.SmartMapping(), optional=True)
     integ = integrations.get(db(), name)
     integrations.apply_smart_mapping(db(), integ, options.get("default_role"))
-    db().commit()
     return integration_doc(integ)
 
 
@@ -89,7 +86,6 @@ def launch(name: str) -> dict[str, Any]:
     """Leave draft (or resume): the integration syncs from now on, on its schedule."""
     integ = integrations.get(db(), name)
     integrations.launch(integ)
-    db().commit()
     return integration_doc(integ)
 
 
@@ -105,5 +101,4 @@ def set_schedule(name: str) -> dict[str, Any]:
         raise ConfigError(f"give the expression of the {change['kind']} schedule")
     integ = integrations.get(db(), name)
     schedules.change(integ, **change)
-    db().commit()
     return dict(schemas.Schedule().dump(schedules.schedule_dict(integ)))

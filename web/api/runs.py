@@ -68,7 +68,6 @@ def cancel_run(id: int) -> dict[str, Any]:
     """Ask a running run to stop after its page (closed at once if its process is gone)."""
     run = ledger.get_run(db(), id)
     ledger.request_cancel(db(), run, utcnow())
-    db().commit()
     return dict(schemas.Run().dump(ledger.run_dict(ledger.get_run(db(), id))))
 
 
@@ -82,5 +81,4 @@ def approve_run(id: int) -> dict[str, Any]:
     run = ledger.get_run(db(), id)
     ledger.require_held(run)
     approve(db(), run, approver=account.name, now=utcnow())
-    db().commit()
     return dict(schemas.Run().dump(ledger.run_dict(run)))

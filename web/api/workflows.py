@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
-from sqlalchemy.orm import Session, sessionmaker
 
 from inventory.errors import ConfigError
 from inventory.models import Workflow
@@ -22,11 +21,6 @@ from workflows.runner import run_workflow
 def _detail(workflow: Workflow, **extra: Any) -> dict[str, Any]:
     """A workflow with its definition (and any extra keys, such as how a save went)."""
     return {**store.workflow_to_dict(workflow), "definition": workflow.definition, **extra}
-
-
-def _sessions() -> sessionmaker[Session]:
-    """The app's session factory, for services that own their transactions."""
-    return app_state().sessions
 
 
 def _decider() -> str:
@@ -55,7 +49,6 @@ def create_workflow() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Store a definition as a draft (400 listing every problem if it is invalid)."""
     doc = body(schemas.WorkflowDefinition())
     workflow = store.create(db(), doc, app_state().registry)
-    db().commit()
     where = url_for("api.get_workflow", name=workflow.name)
     return schemas.WorkflowDetail().dump(_detail(workflow)), 201, {"Location": where}
 
@@ -78,7 +71,6 @@ def replace_workflow(name: str) -> dict[str, Any]:
         raise ConfigError(f"the definition is named {doc['name']!r}, not {name!r} as in the URL")
     store.get(db(), name)
     workflow, result = store.update(db(), doc, app_state().registry)
-    db().commit()
     return dict(schemas.WorkflowSaved().dump(_detail(workflow, result=result)))
 
 
@@ -98,7 +90,7 @@ def validate_workflow(name: str) -> dict[str, Any]:
 def dry_run_workflow(name: str) -> dict[str, Any]:
     """Run a workflow as a dry run: report what it would do, change nothing in Lever."""
     store.get(db(), name)
-    summary = run_workflow(_sessions(), instance_settings(), name, dry_run=True)
+    summary = run_workflow(app_state().sessions, instance_settings(), name, dry_run=True)
     return dict(schemas.WorkflowRun().dump(summary.to_dict()))
 
 
@@ -108,7 +100,6 @@ def dry_run_workflow(name: str) -> dict[str, Any]:
 def activate_workflow(name: str) -> dict[str, Any]:
     """Check a workflow again and make it active, so its trigger runs it."""
     workflow = store.activate(db(), name, app_state().registry)
-    db().commit()
     return dict(schemas.Workflow().dump(store.workflow_to_dict(workflow)))
 
 
@@ -118,7 +109,6 @@ def activate_workflow(name: str) -> dict[str, Any]:
 def deactivate_workflow(name: str) -> dict[str, Any]:
     """Stop a workflow from running; its runs and versions are kept."""
     workflow = store.deactivate(db(), name)
-    db().commit()
     return dict(schemas.Workflow().dump(store.workflow_to_dict(workflow)))
 
 
@@ -148,7 +138,6 @@ def list_approvals() -> dict[str, Any]:
 def approve_change(id: int) -> dict[str, Any]:
     """Approve a held change: it is sent to Lever and the record walks on."""
     decision = approvals.approve(db(), instance_settings(), id, decided_by=_decider())
-    db().commit()
     return dict(schemas.Decision().dump(decision.to_dict()))
 
 
@@ -158,5 +147,4 @@ def approve_change(id: int) -> dict[str, Any]:
 def reject_change(id: int) -> dict[str, Any]:
     """Reject a held change: nothing is sent, and the record's path ends."""
     decision = approvals.reject(db(), id, decided_by=_decider())
-    db().commit()
     return dict(schemas.Decision().dump(decision.to_dict()))

@@ -54,8 +54,7 @@ def _passwords() -> str:
 
 
 def _done(message: str, endpoint: str = "admin.accounts") -> Response:
-    """Commit, say what happened and go back to the accounts list."""
-    db().commit()
+    """Say what happened and go back to the accounts list (the request commits the change)."""
     flash(message, "success")
     return redirect(url_for(endpoint))
 
@@ -154,7 +153,6 @@ def create_token() -> Page:
     """Make a token for an account and show it once, in this answer only."""
     owner, label = request.form.get("account", ""), request.form.get("label") or None
     row, token = service.create_token(db(), owner, label)
-    db().commit()
     notice = f"token {row.name!r} ({row.hint}) made for {row.account.name!r}"
     return _tokens_page(new_token=token, notice=notice)
 
@@ -164,6 +162,5 @@ def create_token() -> Page:
 def revoke_token(token_id: int) -> Response:
     """Revoke a token; it stops working at once."""
     row = service.revoke_token(db(), token_id, now=utcnow())
-    db().commit()
     flash(f"token {row.name!r} ({row.hint}) revoked", "success")
     return redirect(url_for("admin.tokens"))

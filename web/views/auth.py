@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from inventory.timeutil import utcnow
 from web.accounts import authenticate
 from web.errors import AuthError
-from web.http import db
+from web.http import db, keep_despite_refusal
 from web.security import current_account, public, sign_in, sign_out
 
 bp = Blueprint("auth", __name__)
@@ -37,10 +37,9 @@ def login() -> Response | tuple[str, int] | str:
     try:
         account = authenticate(db(), name, request.form.get("password", ""), now=utcnow())
     except AuthError as exc:
-        db().commit()  # the failure counts towards the throttle
+        keep_despite_refusal()  # the failure counts towards the throttle
         page = render_template("auth/login.html", next=next_url, name=name, error=str(exc))
         return page, exc.http_status
-    db().commit()
     sign_in(account)
     return redirect(_safe_next(next_url))
 

@@ -62,7 +62,6 @@ def add() -> Page:
         return _index(message, 409, {"name": name, "kind": _kind()})
     except InvsyncError as exc:
         return _index(str(exc), status_of(exc), {"name": name, "kind": _kind()})
-    db().commit()
     flash(f"credential {name!r} stored", "success")
     return redirect(url_for("credentials.index"))
 
@@ -100,7 +99,6 @@ def update(name: str) -> Page:
         vault.add(name, username, password, vault.info(name).kind, replace=True)
     except InvsyncError as exc:
         return _edit_page(name, str(exc), status_of(exc))
-    db().commit()
     flash(f"credential {name!r} replaced", "success")
     return redirect(url_for("credentials.index"))
 
@@ -116,6 +114,5 @@ def delete(name: str) -> Page:
     except InvsyncError as exc:
         return _index(str(exc), 409)
     vault.delete(name)
-    db().commit()
     flash(f"credential {name!r} deleted", "success")
     return redirect(url_for("credentials.index"))

@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.wrappers import Response
 
 from connector import integrations, ledger, schedules
@@ -55,11 +54,6 @@ SOURCE_KINDS = ("path", "constant", "template")
 BLANK_ROWS = 3
 HISTORY = 20
 DEFAULT_RPS = 10.0
-
-
-def _factory() -> sessionmaker[Session]:
-    """The app's session factory, for jobs that own their transactions (syncs, dry runs)."""
-    return app_state().sessions
 
 
 # -- the list and creating ---------------------------------------------------------------------
@@ -122,7 +116,6 @@ def create() -> Page:
     except InvsyncError as exc:
         db().rollback()
         return _new_page(str(exc), status_of(exc))
-    db().commit()
     flash(f"integration {name!r} created as a draft: map it, then launch it", "success")
     return redirect(url_for("integrations.show", name=name))
 
@@ -219,8 +212,7 @@ def _refused(name: str, exc: InvsyncError) -> Page:
 
 
 def _done(name: str, message: str) -> Response:
-    """Commit a change and go back to the integration page with a note of what changed."""
-    db().commit()
+    """Go back to the integration page with a note of what changed (the request commits it)."""
     flash(message, "success")
     return redirect(url_for("integrations.show", name=name))
 
@@ -455,7 +447,7 @@ def run_now(name: str) -> Page:
     """Start a sync in the background and follow it on its run page."""
     integ = integrations.get(db(), name)
     try:
-        run_id = start_sync(_factory(), instance_settings(), name, trigger="web")
+        run_id = start_sync(app_state().sessions, instance_settings(), name, trigger="web")
     except AlreadyRunningError as exc:
         return _show(integ, str(exc), 409)
     except InvsyncError as exc:
@@ -469,7 +461,7 @@ def dry_run_page(name: str) -> Page:
     """Read Lever and show what a real sync would change, writing nothing."""
     integ = integrations.get(db(), name)
     try:
-        with read_only(_factory()) as session:
+        with read_only(app_state().sessions) as session:
             report = dry_run(session, instance_settings(), name)
     except InvsyncError as exc:
         return _show(integ, str(exc), status_of(exc))
@@ -516,7 +508,6 @@ def cancel(name: str, run_id: int) -> Page:
     """Ask a running run to stop after the page it is reading."""
     run = _run_of(name, run_id)
     closed = ledger.request_cancel(db(), run, utcnow())
-    db().commit()
     if closed:
         flash(f"run {run_id} closed as cancelled: the process running it is gone", "success")
     else:
@@ -532,7 +523,6 @@ def approve_run(name: str, run_id: int) -> Page:
     account = current_account()
     ledger.require_held(run)
     outcome = approve(db(), run, approver=account.name if account else "unknown", now=utcnow())
-    db().commit()
     flash(
         f"run {run_id} approved: {outcome.deactivated} deactivated, {outcome.deleted} deleted",
         "success",

@@ -475,7 +475,6 @@ def _save_view(kind: ListKind) -> ResponseReturnValue:
     parse_query(_MultiArgs(pairs), kind)  # a view that cannot be shown is not saved
     name = request.form.get("name", "")
     view = saved_views.save_view(db(), _me().id, kind.page, name, urlencode(pairs))
-    db().commit()
     flash(f"Saved the view “{view.name}”.", "success")
     return redirect(list_url(kind, pairs))
 
@@ -486,7 +485,6 @@ def _delete_view(kind: ListKind, view_id: int) -> ResponseReturnValue:
     if view.page != kind.page:
         raise NotFoundError(f"no saved view with id {view_id} on this list")
     saved_views.delete_view(db(), _me().id, view_id)
-    db().commit()
     flash(f"Deleted the view “{view.name}”.", "success")
     return redirect(list_url(kind))
 

@@ -25,7 +25,6 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.wrappers import Response
 
 from inventory.errors import InvsyncError, NotFoundError
@@ -71,11 +70,6 @@ _BEGIN_SECTIONS = ("trigger:", "criteria:", "run_mode:")  # set in the begin blo
 def _registry() -> Registry:
     """The app's block registry (built-ins and installed extensions, loaded with the app)."""
     return app_state().registry
-
-
-def _factory() -> sessionmaker[Session]:
-    """The app's session factory: runs and approvals own their transactions."""
-    return app_state().sessions
 
 
 def _run_options() -> RunOptions:
@@ -307,7 +301,6 @@ def create_form() -> Page | Response:
     except InvsyncError as exc:
         db().rollback()
         return _editor_failure(exc, doc, text, None)
-    db().commit()
     flash(f"Workflow {workflow.name!r} created as a draft (version 1).", "success")
     return redirect(url_for("workflows.show", name=workflow.name))
 
@@ -326,7 +319,6 @@ def update_form(name: str) -> Page | Response:
     except InvsyncError as exc:
         db().rollback()
         return _editor_failure(exc, doc, text, store.get(db(), name))
-    db().commit()
     flash(f"Workflow {name!r}: {result.replace('_', ' ')} (version {workflow.version}).", "success")
     return redirect(url_for("workflows.show", name=name))
 
@@ -392,7 +384,6 @@ def _json_change(doc: Any, change: Callable[[], tuple[Workflow, str]]) -> Answer
     except InvsyncError as exc:
         db().rollback()
         return _json_failure(exc, doc)
-    db().commit()
     return jsonify(_state_body(workflow, result))
 
 
@@ -420,7 +411,6 @@ def _state_change(name: str, change: Callable[[], Workflow], result: str) -> Ans
     except InvsyncError as exc:
         db().rollback()
         return _refused(exc, name)
-    db().commit()
     if _wants_json():
         return jsonify(_state_body(workflow, result))
     flash(f"Workflow {name!r} is {workflow.state} (version {workflow.version}).", "success")
@@ -460,7 +450,7 @@ def _start_run(name: str, *, dry_run: bool) -> Answer:
     db().rollback()  # the run opens its own sessions; this request holds no transaction
     try:
         summary = run_workflow(
-            _factory(), instance_settings(), name, dry_run=dry_run, options=_run_options()
+            app_state().sessions, instance_settings(), name, dry_run=dry_run, options=_run_options()
         )
     except InvsyncError as exc:
         return _refused(exc, name)
@@ -585,7 +575,6 @@ def _decide(decision: Callable[[], approvals_service.Decision]) -> Response:
         db().rollback()
         flash(_line(exc), "error")
     else:
-        db().commit()
         flash(f"Approval {done.approval_id} {done.status}: {done.outcome}: {done.message}",
               "success")  # fmt: skip
     return redirect(url_for("workflows.approvals"))
