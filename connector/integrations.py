@@ -27,7 +27,6 @@ from inventory.upsert import Preference
 
 CONNECTORS = {"lever": "Lever"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-DEFAULT_OPTIONS: dict[str, Any] = {"max_rps": 10.0, "default_role": "Employee"}
 
 
 @dataclass(frozen=True)

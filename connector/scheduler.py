@@ -320,7 +320,7 @@ class SchedulerService:
             log.error("scheduled work between %s and %s failed: %s", since, now, type(exc).__name__)
 
     def join_beat(self, timeout: float | None = None) -> None:
-        """Wait for the beat in progress, if any (used on shutdown and by tests)."""
+        """Wait for the beat in progress, if any (closing waits for it; so can a caller)."""
         if self._beat_thread is not None:
             self._beat_thread.join(timeout)
 
@@ -352,12 +352,14 @@ class SchedulerService:
         scheduler.resume()
 
     def _stand_down(self, *, wait: bool) -> None:
-        """Stop acting: shut APScheduler down (runs in progress finish on their own)."""
+        """Stop acting: shut APScheduler down; with `wait`, let runs and the beat in hand end."""
         self._beat_since = None
         scheduler, self._scheduler = self._scheduler, None
         _RUNNERS.pop(self._token, None)
         if scheduler is not None:
             scheduler.shutdown(wait=wait)
+        if wait:
+            self.join_beat()
         if self._store is not None:
             # APScheduler's loop reads the store once more after closing it: close that too.
             self._store.dispose()

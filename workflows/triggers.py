@@ -39,7 +39,6 @@ from workflows.runner import RunOptions, RunSummary, run_workflow
 
 __all__ = [
     "EVENT_TRIGGERS",
-    "JOB_PREFIX",
     "ScheduledWorkflow",
     "SyncEvents",
     "handle_sync_events",
@@ -49,22 +48,16 @@ __all__ = [
     "sync_events",
 ]
 
-JOB_PREFIX = "workflow:"
 EVENT_TRIGGERS = ("record_created", "record_deactivated")
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ScheduledWorkflow:
-    """An active workflow that runs on a schedule, and the scheduler job id to keep it under."""
+    """An active workflow that runs on a schedule."""
 
     name: str
     schedule: ScheduleSpec
-
-    @property
-    def job_id(self) -> str:
-        """The job id a scheduler stores it under (integrations use `sync:NAME`)."""
-        return JOB_PREFIX + self.name
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ log = logging.getLogger("invsync.lever")
 
 DEFAULT_BASE_URL = "https://api.lever.co/v1"
 RETRIABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-# Statuses by which Lever says it did nothing, so even a create may be sent again.
+# Statuses by which Lever says it did nothing, so even a non-idempotent call may be sent again.
 NOT_APPLIED_STATUSES = frozenset({429, 503})
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
@@ -127,23 +127,6 @@ class LeverClient:
         """One user by id, deactivated ones included."""
         path = _user_path(user_id)
         return _user_of(self._request("GET", path), f"GET {path}")
-
-    def create_user(
-        self, name: str, email: str, access_role: str = "interviewer", **fields: Any
-    ) -> dict[str, Any]:
-        """Create a user (Lever sends no invitation); not repeated if Lever may have acted."""
-        body = {"name": name, "email": email, "accessRole": access_role, **fields}
-        return _user_of(self._request("POST", "/users", json=body, idempotent=False), "POST /users")
-
-    def update_user(self, user_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        """Change some fields: read the user, merge, and PUT the whole object back.
-
-        Lever's PUT replaces the user, so sending only the changes would wipe the rest.
-        """
-        if changes.get("id", user_id) != user_id:
-            raise ValueError("changes may not alter the user's id")
-        merged = {**self.get_user(user_id), **changes}
-        return self._write_user("PUT", _user_path(user_id), user_id, json=merged)
 
     def deactivate_user(self, user_id: str) -> dict[str, Any]:
         """Deactivate a user (Lever has no delete); an already deactivated user counts as done."""

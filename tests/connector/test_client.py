@@ -293,22 +293,17 @@ def test_every_request_carries_the_timeout(
     lever.get(USERS, json=page("u1", has_next=True, next_token="t1"))
     lever.get(USERS, json=page("u2"))
     lever.get(f"{USERS}/u1", json={"data": user("u1")})
-    lever.get(f"{USERS}/u1", json={"data": user("u1")})
-    lever.put(f"{USERS}/u1", json={"data": user("u1")})
-    lever.post(USERS, json={"data": user("u9")}, status=201)
     lever.post(f"{USERS}/u1/deactivate", json={"data": user("u1", deactivatedAt=1)})
     lever.post(f"{USERS}/u1/reactivate", json={"data": user("u1")})
 
     list(client.iter_user_pages())
     client.get_user("u1")
-    client.update_user("u1", {"jobTitle": "Lead"})
-    client.create_user("New Person", "new@example.com")
     client.deactivate_user("u1")
     client.reactivate_user("u1")
 
     timeouts = [call.request.req_kwargs["timeout"] for call in lever.calls]  # type: ignore[attr-defined]
-    assert timeouts == [12.5] * 8
-    assert len(lever.calls) == 8
+    assert timeouts == [12.5] * 5
+    assert len(lever.calls) == 5
 
 
 def test_the_client_paces_itself_under_lever_rate_limit(
@@ -593,73 +588,6 @@ def test_a_single_user_answer_without_data_is_a_response_error(
 
     with pytest.raises(LeverResponseError, match='GET /users/u1 without a user under "data"'):
         client.get_user("u1")
-
-
-def test_create_user_posts_name_email_and_the_interviewer_role(
-    client: LeverClient, lever: responses.RequestsMock
-) -> None:
-    body = {"name": "New Person", "email": "new@example.com", "accessRole": "interviewer"}
-    lever.post(
-        USERS, status=201, json={"data": user("u9")}, match=[matchers.json_params_matcher(body)]
-    )
-
-    assert client.create_user("New Person", "new@example.com")["id"] == "u9"
-
-
-def test_create_user_is_retried_when_lever_says_it_did_nothing(
-    client: LeverClient, lever: responses.RequestsMock
-) -> None:
-    lever.post(USERS, status=429)
-    lever.post(USERS, status=201, json={"data": user("u9")})
-
-    assert client.create_user("New Person", "new@example.com", jobTitle="Lead")["id"] == "u9"
-
-
-@pytest.mark.parametrize(
-    "failure",
-    [{"status": 500}, {"status": 504}, {"body": requests.ReadTimeout("slow")}, {"body": "oops"}],
-    ids=["500", "504", "read-timeout", "garbage"],
-)
-def test_create_user_is_not_sent_twice_when_lever_may_have_created_it(
-    client: LeverClient, lever: responses.RequestsMock, failure: dict[str, Any]
-) -> None:
-    lever.post(USERS, **failure)
-
-    with pytest.raises(LeverUnavailableError, match="may have acted on it: check Lever first"):
-        client.create_user("New Person", "new@example.com")
-    assert len(lever.calls) == 1
-
-
-def test_update_user_reads_merges_and_puts_the_whole_object(
-    client: LeverClient, lever: responses.RequestsMock
-) -> None:
-    current = user("u1", linkedContactIds=["c1"], customField="kept")
-    merged = {**current, "accessRole": "admin", "jobTitle": None}
-    lever.get(f"{USERS}/u1", json={"data": current})
-    lever.put(f"{USERS}/u1", json={"data": merged}, match=[matchers.json_params_matcher(merged)])
-
-    updated = client.update_user("u1", {"accessRole": "admin", "jobTitle": None})
-
-    assert updated == merged
-    assert [c.request.method for c in lever.calls] == ["GET", "PUT"]
-
-
-def test_update_user_reads_the_user_back_when_lever_answers_without_a_body(
-    client: LeverClient, lever: responses.RequestsMock
-) -> None:
-    lever.get(f"{USERS}/u1", json={"data": user("u1")})
-    lever.put(f"{USERS}/u1", status=204)
-    lever.get(f"{USERS}/u1", json={"data": user("u1", accessRole="admin")})
-
-    assert client.update_user("u1", {"accessRole": "admin"})["accessRole"] == "admin"
-
-
-def test_update_user_refuses_to_change_the_id(
-    client: LeverClient, lever: responses.RequestsMock
-) -> None:
-    with pytest.raises(ValueError, match="may not alter the user's id"):
-        client.update_user("u1", {"id": "u2"})
-    assert len(lever.calls) == 0
 
 
 def test_deactivate_user_returns_the_deactivated_user(

@@ -315,6 +315,28 @@ def test_summary_line_counts() -> None:
     )
 
 
+def test_closing_waits_for_the_beat_in_progress(
+    session_factory: Factory, settings: Settings, clock: FakeClock
+) -> None:
+    started, finished = threading.Event(), threading.Event()
+
+    def slow_beat(_since: object, _now: object) -> None:
+        started.set()
+        time.sleep(0.3)  # a scheduled workflow run still going when the service is closed
+        finished.set()
+
+    service = SchedulerService(
+        session_factory, settings, owner="closing", clock=clock.wall, run=Recorder(),
+        renew_every=1.0, on_beat=slow_beat,
+    )  # fmt: skip
+    service.tick()
+    clock.advance(1.0)
+    service.tick()
+    assert started.wait(5)
+    service.close()
+    assert finished.is_set(), "close returned while the beat's work was still running"
+
+
 def test_the_beat_hands_over_every_interval_once_while_acting(
     session_factory: Factory, settings: Settings, clock: FakeClock
 ) -> None:
