@@ -9,6 +9,7 @@ InvsyncError                       (inventory.errors) root of every invsync erro
  │    └── ScheduleError            a schedule cannot be used as typed
  └── ConnectorError                root of this package; `.status` is Lever's HTTP status or None
       ├── AlreadyRunningError      a run of the integration is going already (exit code 4)
+     ├── NotQueuedError           the waiting run a worker was to start was cancelled meanwhile
       ├── ConnectorConfigError     (also a ConfigError, see above)
       ├── FatalError               STOP: the run cannot go on, exit code 1
       │    ├── LeverAuthError          401: the API key was refused
@@ -96,6 +97,13 @@ class AlreadyRunningError(ConnectorError):
     """A run of this integration is going already; a second one is refused (exit code 4)."""
 
     exit_code = ExitCode.RUNNING
+    http_status = 409
+
+
+class NotQueuedError(ConnectorError):
+    """The waiting run a worker was to start is no longer waiting (it was cancelled)."""
+
+    exit_code = ExitCode.FAILED
     http_status = 409
 
 

@@ -28,14 +28,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations, ledger
 from connector.activity import read_login_activity
-from connector.errors import AlreadyRunningError
+from connector.errors import AlreadyRunningError, NotQueuedError
 from connector.lever.client import LeverClient
 from connector.notify import NOTICE_STATUSES, notify_run
 from connector.reconcile import reconcile
 from connector.sync import LEVER_APP, SyncEngine, SyncSummary
 from inventory.changelog import set_actor
 from inventory.db import transaction
-from inventory.errors import failure_line
+from inventory.errors import InvsyncError, failure_line
 from inventory.models import Integration, SyncRun
 from inventory.settings import Settings
 from inventory.statuses import SyncRunStatus
@@ -62,6 +62,15 @@ class _Job:
     now: Callable[[], datetime]
     client_factory: ClientFactory
     stale_after: float
+    queued: int | None = None
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A run waiting for a worker, and whether this request is the one that queued it."""
+
+    run_id: int
+    new: bool
 
 
 @dataclass(frozen=True)
@@ -91,10 +100,12 @@ def run_sync(
     stale_after: float = ledger.STALE_AFTER,
     heartbeat_every: float = HEARTBEAT_EVERY,
     on_start: Callable[[int], None] | None = None,
+    queued: int | None = None,
 ) -> SyncSummary:
     """Start, run and close one sync of the named integration; AlreadyRunningError when a live
-    run of it is going. `on_start` hears the run's id as soon as the run is recorded."""
-    job = _Job(factory, settings, name, trigger, progress, now, client_factory, stale_after)
+    run of it is going. `on_start` hears the run's id as soon as the run is recorded. With
+    `queued`, that waiting run (see `enqueue_sync`) is the one started, rather than a new one."""
+    job = _Job(factory, settings, name, trigger, progress, now, client_factory, stale_after, queued)
     started = _start(job)
     if on_start is not None:
         on_start(started.run_id)
@@ -114,7 +125,23 @@ def run_sync(
 
 
 def _start(job: _Job) -> _Started:
-    """Check the integration may run, open its credential and record the run as running."""
+    """Check the integration may run, open its credential and record the run as running; a
+    queued run that cannot start is closed as failed with the reason, never left waiting."""
+    try:
+        return _check_and_claim(job)
+    except (AlreadyRunningError, NotQueuedError):
+        raise
+    except InvsyncError as exc:
+        if job.queued is not None:
+            with transaction(job.factory) as session:
+                ledger.close_queued(
+                    session, job.queued, SyncRunStatus.FAILED, failure_line(exc), job.now()
+                )
+        raise
+
+
+def _check_and_claim(job: _Job) -> _Started:
+    """The checks of a start, then the claim of the run."""
     with transaction(job.factory) as session:
         integ = integrations.get(session, job.name)
         integrations.require_active(integ)
@@ -129,19 +156,108 @@ def _claim(job: _Job, integration_id: int, saas_users: bool) -> int:
         _clear_stale(job, integration_id)
         try:
             with transaction(job.factory) as session:
-                owner = ledger.owner_id()
-                run = ledger.open_run(session, integration_id, job.trigger, owner, job.now())
+                run_id = _open_or_claim(session, job, integration_id)
                 if saas_users:
                     # Created here, the app is no write of the engine's first transaction: on
                     # SQLite that transaction would otherwise hold the write lock while Lever's
                     # first page is awaited, locking out heartbeats, cancels and other starts.
                     ensure_app(session, LEVER_APP, "Lever")
-                return run.id
+                return run_id
         except IntegrityError:
             continue  # another start won the race: the next look names its run
     raise AlreadyRunningError(
         f"integration {job.name!r} is being started by other processes: try again in a moment"
     )
+
+
+def _open_or_claim(session: Session, job: _Job, integration_id: int) -> int:
+    """A new running run, or the job's queued run turned running (NotQueuedError if it was
+    cancelled meanwhile); the flush raises IntegrityError while another run is running."""
+    owner = ledger.owner_id()
+    if job.queued is None:
+        return ledger.open_run(session, integration_id, job.trigger, owner, job.now()).id
+    if not ledger.claim_queued(session, job.queued, owner, job.now()):
+        raise NotQueuedError(f"run {job.queued} is no longer queued: nothing to start")
+    return job.queued
+
+
+# -- queue ------------------------------------------------------------------------------------
+
+
+def enqueue_sync(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    name: str,
+    *,
+    trigger: str = "web",
+    now: Callable[[], datetime] = utcnow,
+    stale_after: float = ledger.STALE_AFTER,
+) -> Queued:
+    """Record a sync as waiting for a worker, after the checks a start makes (integration
+    active, credential readable, no live run going: AlreadyRunningError). A run already waiting
+    is the answer to a second request, so at most one waits per integration."""
+    job = _Job(factory, settings, name, trigger, None, now, lever_client, stale_after)
+    with transaction(factory) as session:
+        integ = integrations.get(session, name)
+        integrations.require_active(integ)
+        Vault(session, load_keyring(settings)).get(integ.credential_name)
+        integration_id = integ.id
+    for _ in range(CLAIM_TRIES):
+        _clear_stale(job, integration_id)
+        try:
+            with transaction(factory) as session:
+                return Queued(ledger.queue_run(session, integration_id, trigger, now()).id, True)
+        except IntegrityError:
+            with transaction(factory) as session:
+                waiting = ledger.queued_run(session, integration_id)
+                if waiting is not None:
+                    return Queued(waiting.id, False)
+    raise AlreadyRunningError(
+        f"integration {name!r} is being started by other processes: try again in a moment"
+    )
+
+
+def run_queued(
+    factory: sessionmaker[Session], settings: Settings, name: str, **options: Any
+) -> SyncSummary | None:
+    """Start the integration's waiting run, if one waits (None when none does: it was
+    cancelled, or another worker took it)."""
+    with transaction(factory) as session:
+        integ = integrations.get(session, name)
+        waiting = ledger.queued_run(session, integ.id)
+        if waiting is None:
+            return None
+        run_id, trigger = waiting.id, waiting.trigger
+    try:
+        return run_sync(factory, settings, name, trigger=trigger, queued=run_id, **options)
+    except NotQueuedError:
+        return None
+
+
+def close_stale_runs(
+    factory: sessionmaker[Session],
+    *,
+    now: Callable[[], datetime] = utcnow,
+    stale_after: float = ledger.STALE_AFTER,
+) -> list[str]:
+    """Close every `running` run whose process is gone or silent as failed (a worker killed
+    mid-run); the names of the integrations whose run was closed."""
+    closed = []
+    with transaction(factory) as session:
+        for run in ledger.running_runs(session):
+            reason = ledger.stale_reason(run, now(), stale_after)
+            if reason is not None:
+                log.warning("run %s of %r was left running: %s; marked failed",
+                            run.id, run.integration.name, reason)  # fmt: skip
+                ledger.close_stale(session, run, reason, now())
+                closed.append(run.integration.name)
+    return closed
+
+
+def waiting_integrations(factory: sessionmaker[Session]) -> list[str]:
+    """The integrations that have a run waiting for a worker."""
+    with transaction(factory) as session:
+        return [run.integration.name for run in ledger.queued_runs(session)]
 
 
 def _clear_stale(job: _Job, integration_id: int) -> None:
@@ -174,6 +290,7 @@ def _run(job: _Job, started: _Started) -> SyncSummary:
             summary = _read(job, session, integ, run, client)
             if summary.complete_read:
                 _after_read(job, session, integ, run, client, summary)
+            run.counts = {**run.counts, "lever": client.stats}
         session.commit()
     return summary
 

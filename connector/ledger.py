@@ -31,6 +31,8 @@ __all__ = [
     "STATUSES",
     "already_running",
     "cancel_requested",
+    "claim_queued",
+    "close_queued",
     "close_stale",
     "get_run",
     "iter_errors",
@@ -38,11 +40,15 @@ __all__ = [
     "open_run",
     "owner_id",
     "pid_alive",
+    "queue_run",
+    "queued_run",
+    "queued_runs",
     "request_cancel",
     "require_held",
     "run_detail",
     "run_dict",
     "running_run",
+    "running_runs",
     "stale_reason",
     "touch",
 ]
@@ -110,6 +116,64 @@ def open_run(
     session.add(run)
     session.flush()
     return run
+
+
+def queue_run(session: Session, integration_id: int, trigger: str, now: datetime) -> SyncRun:
+    """Record a run as `queued` (waiting for a worker); the flush raises IntegrityError if one
+    waits already."""
+    run = SyncRun(
+        integration_id=integration_id, trigger=trigger, status=SyncRunStatus.QUEUED,
+        started_at=now,
+    )  # fmt: skip
+    session.add(run)
+    session.flush()
+    return run
+
+
+def queued_run(session: Session, integration_id: int) -> SyncRun | None:
+    """The integration's `queued` run, if any."""
+    query = select(SyncRun).where(
+        SyncRun.integration_id == integration_id, SyncRun.status == SyncRunStatus.QUEUED
+    )
+    return session.scalar(query.options(joinedload(SyncRun.integration)))
+
+
+def queued_runs(session: Session) -> list[SyncRun]:
+    """Every run waiting for a worker, oldest first."""
+    query = select(SyncRun).where(SyncRun.status == SyncRunStatus.QUEUED)
+    return list(
+        session.scalars(query.options(joinedload(SyncRun.integration)).order_by(SyncRun.id))
+    )
+
+
+def running_runs(session: Session) -> list[SyncRun]:
+    """Every run marked `running`, live or not."""
+    query = select(SyncRun).where(SyncRun.status == SyncRunStatus.RUNNING)
+    return list(
+        session.scalars(query.options(joinedload(SyncRun.integration)).order_by(SyncRun.id))
+    )
+
+
+def claim_queued(session: Session, run_id: int, owner: str, now: datetime) -> bool:
+    """Turn a queued run into the running one; False when it is no longer queued (cancelled).
+    The flush raises IntegrityError while another run of the integration is running."""
+    claimed = session.execute(
+        update(SyncRun)
+        .where(SyncRun.id == run_id, SyncRun.status == SyncRunStatus.QUEUED)
+        .values(status=SyncRunStatus.RUNNING, started_at=now, heartbeat_at=now, owner=owner)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+
+def close_queued(session: Session, run_id: int, status: str, message: str, now: datetime) -> None:
+    """Close a run that never started, only while it is still `queued`."""
+    session.execute(
+        update(SyncRun)
+        .where(SyncRun.id == run_id, SyncRun.status == SyncRunStatus.QUEUED)
+        .values(status=status, finished_at=now, message=message)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def running_run(session: Session, integration_id: int) -> SyncRun | None:
@@ -183,8 +247,12 @@ def iter_runs(session: Session, name: str | None = None) -> Iterator[SyncRun]:
 def request_cancel(
     session: Session, run: SyncRun, now: datetime, stale_after: float = STALE_AFTER
 ) -> bool:
-    """Ask a running run to stop at its next page; True when its process was gone and the run
-    was closed as `cancelled` at once."""
+    """Ask a running run to stop at its next page; True when the run was closed as `cancelled`
+    at once: it was still queued, or its process was gone."""
+    if run.status == SyncRunStatus.QUEUED:
+        close_queued(session, run.id, SyncRunStatus.CANCELLED, "cancelled before it started", now)
+        session.refresh(run)
+        return True
     _require_status(run, SyncRunStatus.RUNNING, "cancelled")
     run.cancel_requested = True
     session.flush()

@@ -74,11 +74,12 @@ _RUNNERS: dict[str, Callable[[str], None]] = {}
 
 
 class RunSync(Protocol):
-    """What runs one sync: `connector.jobs.run_sync`, or a stand-in in tests."""
+    """What runs one sync: `connector.jobs.run_sync`, or a stand-in in tests; or what queues it
+    for a worker, answering with the waiting run's id."""
 
     def __call__(
         self, factory: sessionmaker[Session], settings: Settings, name: str, *, trigger: str
-    ) -> SyncSummary: ...
+    ) -> SyncSummary | int: ...
 
 
 def default_owner() -> str:
@@ -439,7 +440,10 @@ class SchedulerService:
         except Exception as exc:
             log.error("run of %r failed: internal error %s", name, type(exc).__name__)
         else:
-            log.info("%s", summary_line(summary))
+            if isinstance(summary, SyncSummary):
+                log.info("%s", summary_line(summary))
+            else:
+                log.info("run %s of %r queued for a worker", summary, name)
 
 
 def _new_scheduler(store: Engine) -> BackgroundScheduler:

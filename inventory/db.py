@@ -19,11 +19,13 @@ if TYPE_CHECKING:
 
 # The newest migration in inventory/migrations/versions/; a test checks it against Alembic's
 # view, so a command can check the schema without loading Alembic.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 # What migration 0005 adds beside the models: FTS5 tables (and their shadow tables) on SQLite,
 # trigram and "C"-collation indexes on PostgreSQL. Schema comparisons leave them out.
 SEARCH_TABLES = ("people_search", "saas_users_search")
+# The task engine's own tables on PostgreSQL (Procrastinate), made by migration 0008.
+TASK_TABLES = ("procrastinate_",)
 SEARCH_INDEX_SUFFIXES = ("_trgm", "_email_key_c")
 
 
@@ -83,7 +85,7 @@ def in_models(name: str | None, type_: str, parent_names: Any) -> bool:
     if name is None:
         return True
     if type_ == "table":
-        return not name.startswith(SEARCH_TABLES)
+        return not name.startswith(SEARCH_TABLES + TASK_TABLES)
     if type_ == "index":
         return not name.endswith(SEARCH_INDEX_SUFFIXES)
     return True

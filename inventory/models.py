@@ -174,8 +174,9 @@ class Integration(Base):
 class SyncRun(Base):
     """One execution of an integration, with its counts and status.
 
-    At most one run per integration is `running` at a time: a partial unique index makes the
-    database refuse a second one, across processes, on SQLite and PostgreSQL alike.
+    At most one run per integration is `running` at a time, and at most one is `queued` (waiting
+    for a worker): partial unique indexes make the database refuse a second one, across
+    processes, on SQLite and PostgreSQL alike.
     """
 
     __tablename__ = "sync_runs"
@@ -186,6 +187,13 @@ class SyncRun(Base):
             unique=True,
             sqlite_where=text("status = 'running'"),
             postgresql_where=text("status = 'running'"),
+        ),
+        Index(
+            "uq_sync_runs_one_queued",
+            "integration_id",
+            unique=True,
+            sqlite_where=text("status = 'queued'"),
+            postgresql_where=text("status = 'queued'"),
         ),
         CheckConstraint(check_sql("status", SyncRunStatus), name="ck_sync_runs_status"),
     )

@@ -11,6 +11,10 @@ from typing import Any
 from inventory.errors import ConfigError
 
 ENV_PREFIX = "INVSYNC_"
+LOG_FORMATS = ("text", "json")
+TASK_ENGINES = ("auto", "procrastinate", "local")
+_TRUE = ("1", "true", "yes")
+_FALSE = ("0", "false", "no", "")
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,11 @@ class Settings:
     log_level: str = "INFO"
     secret_key: str | None = field(default=None, repr=False)
     behind_proxy: str | None = None
+    log_format: str = "text"
+    metrics_token: str | None = field(default=None, repr=False)
+    metrics_public: bool = False
+    task_engine: str = "auto"
+    retry_stalled: bool = False
 
     @property
     def secret_key_file(self) -> Path:
@@ -57,6 +66,11 @@ class Settings:
             "log_level",
             "secret_key",
             "behind_proxy",
+            "log_format",
+            "metrics_token",
+            "metrics_public",
+            "task_engine",
+            "retry_stalled",
         ):
             raw = env.get(ENV_PREFIX + name.upper())
             if raw:
@@ -67,4 +81,42 @@ class Settings:
         unknown = set(values) - set(cls.__dataclass_fields__)
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        if "metrics_public" in values:
+            values["metrics_public"] = _flag("metrics_public", values["metrics_public"])
+        if "retry_stalled" in values:
+            values["retry_stalled"] = _flag("retry_stalled", values["retry_stalled"])
+        if "task_engine" in values:
+            values["task_engine"] = _task_engine(values["task_engine"])
+        if "log_format" in values:
+            values["log_format"] = _log_format(values["log_format"])
         return cls(**values)
+
+
+def _flag(name: str, value: object) -> bool:
+    """A yes/no setting: a bool, or 1/true/yes and 0/false/no in any case."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ConfigError(
+        f"{ENV_PREFIX}{name.upper()} must be 1, true, yes, 0, false or no, got {value!r}"
+    )
+
+
+def _log_format(value: object) -> str:
+    """The log format, checked to be one invsync writes."""
+    text = str(value).strip().lower()
+    if text not in LOG_FORMATS:
+        raise ConfigError(f"{ENV_PREFIX}LOG_FORMAT must be text or json, got {value!r}")
+    return text
+
+
+def _task_engine(value: object) -> str:
+    """The task engine: auto (Procrastinate on PostgreSQL, local on SQLite) or one by name."""
+    text = str(value).strip().lower()
+    if text not in TASK_ENGINES:
+        raise ConfigError(
+            f"{ENV_PREFIX}TASK_ENGINE must be auto, procrastinate or local, got {value!r}"
+        )
+    return text

@@ -36,8 +36,10 @@ class SaasUserStatus(StrEnum):
 
 
 class SyncRunStatus(StrEnum):
-    """Where a sync run is: going, closed by its read, stopped, or held for approval."""
+    """Where a sync run is: waiting for a worker, going, closed by its read, stopped, or held
+    for approval."""
 
+    QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     COMPLETED_WITH_ERRORS = "completed_with_errors"

@@ -115,8 +115,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    """Settings for an instance in a fresh temporary folder, ignoring the caller's environment."""
-    return Settings.load(env={}, home=tmp_path / "instance", database_url=database_url)
+    """Settings for an instance in a fresh temporary folder, ignoring the caller's environment;
+    tasks run on the in-process engine (the worker tests choose Procrastinate themselves)."""
+    return Settings.load(
+        env={}, home=tmp_path / "instance", database_url=database_url, task_engine="local"
+    )
 
 
 @pytest.fixture
@@ -398,12 +401,26 @@ def smtp_server() -> Iterator[Serve]:
 
 
 def run_finished(factory: sessionmaker[Session], run_id: int, timeout: float = 60.0) -> str:
-    """Poll the ledger until the run is no longer running; its final status."""
+    """Poll the ledger until the run is neither queued nor running; its final status."""
     deadline = time.monotonic() + timeout
     while True:
         with factory() as session:
             status = ledger.get_run(session, run_id).status
-        if status != "running":
+        if status not in ("queued", "running"):
             return status
         assert time.monotonic() < deadline, f"run {run_id} still running after {timeout}s"
         time.sleep(0.05)
+
+
+def run_reached(
+    factory: sessionmaker[Session], run_id: int, status: str, timeout: float = 30.0
+) -> None:
+    """Poll the ledger until the run is in that status (a worker took a queued run, say)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with factory() as session:
+            now = ledger.get_run(session, run_id).status
+        if now == status:
+            return
+        assert time.monotonic() < deadline, f"run {run_id} is {now}, not {status}, after {timeout}s"
+        time.sleep(0.02)

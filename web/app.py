@@ -15,11 +15,13 @@ from inventory.db import make_engine, make_sessionmaker, require_schema
 from inventory.settings import Settings
 from web import failures, http, security
 from web.appstate import AppState, install
+from web.tasks import Runtime, build_engine
 from workflows.registry import load_registry
 
 __all__ = ["BLUEPRINTS", "create_app"]
 
-# The HTML areas, one blueprint module each under web/views/, and the JSON API under /api/v1.
+# The HTML areas and the operations endpoints, one blueprint module each under web/views/, and
+# the JSON API under /api/v1.
 BLUEPRINTS = (
     "web.views.auth",
     "web.views.dashboard",
@@ -29,6 +31,7 @@ BLUEPRINTS = (
     "web.views.workflows",
     "web.views.reports",
     "web.views.admin",
+    "web.views.ops",
     "web.api",
 )
 MAX_UPLOAD = 5 * 1024 * 1024
@@ -46,7 +49,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     engine = make_engine(settings)
     require_schema(engine)
-    install(app, AppState(settings, engine, make_sessionmaker(engine), load_registry()))
+    sessions = make_sessionmaker(engine)
+    tasks = build_engine(Runtime(sessions, settings))
+    install(
+        app,
+        AppState(
+            settings, engine, sessions, load_registry(),
+            readiness_checks=(("queue", tasks.check),), queue_depth=tasks.depth, tasks=tasks,
+        ),
+    )  # fmt: skip
     http.init_app(app)
     security.init_app(app, settings)
     failures.init_app(app)

@@ -1,57 +1,21 @@
-"""Syncs started from a browser or the API: run in a background thread, answered with the run id.
+"""Syncs started from a browser or the API: queued for the task engine, answered with the run id.
 
-The request returns as soon as the run is recorded (or with the reason it cannot start: not
-launched, already running, no credential); the run goes on in the `invsync serve` process and
-its progress and result are in the run ledger like any other run.
+The request returns as soon as the run is recorded as `queued` (or with the reason it cannot
+start: not launched, already running, no credential); a worker, or on SQLite the serving
+process's own small pool (`web.tasks`), starts it, and its progress and result are in the run
+ledger like any other run. A second request while a run waits is answered with that run.
 """
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
-from typing import Any
+from web.appstate import app_state
+from web.tasks import Runtime, queue_sync
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from inventory.errors import InvsyncError
-from inventory.settings import Settings
-from web.jobs import sync_with_events
-
-__all__ = ["START_WAIT", "start_sync"]
-
-log = logging.getLogger("invsync.web")
-START_WAIT = 30.0
+__all__ = ["start_sync"]
 
 
-def start_sync(
-    factory: sessionmaker[Session],
-    settings: Settings,
-    name: str,
-    *,
-    trigger: str = "web",
-    wait: float = START_WAIT,
-    **options: Any,
-) -> int:
-    """Start a sync of the named integration in a thread and return its run id once recorded."""
-    started: queue.Queue[int | BaseException] = queue.Queue()
-
-    def work() -> None:
-        try:
-            sync_with_events(
-                factory, settings, name, trigger=trigger, on_start=started.put, **options
-            )
-        except BaseException as exc:  # before the start the caller re-raises it; after, logged
-            started.put(exc)
-            log.warning("sync of %s ended with an error: %s", name, _line(exc))
-
-    threading.Thread(target=work, name=f"invsync-sync-{name}", daemon=True).start()
-    first = started.get(timeout=wait)
-    if isinstance(first, BaseException):
-        raise first
-    return first
-
-
-def _line(exc: BaseException) -> str:
-    """A safe one-line description of what stopped a background sync."""
-    return " ".join(str(exc).split()) if isinstance(exc, InvsyncError) else type(exc).__name__
+def start_sync(name: str, *, trigger: str = "web") -> int:
+    """Queue a sync of the named integration on the app's task engine; the waiting run's id."""
+    state = app_state()
+    assert state.tasks is not None, "the app was built without a task engine"
+    return queue_sync(Runtime(state.sessions, state.settings), state.tasks, name, trigger)

@@ -9,7 +9,6 @@ traceback for a user's mistake, and never a secret.
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from inventory.errors import ExitCode, InvsyncError
 from inventory.settings import Settings
 from web.commands.common import fail, pass_ctx
 from web.context import AppContext
+from web.logs import configure_logging
 
 # Each top-level command and the modules that build it: the first defines it (in its COMMANDS),
 # the others add subcommands to it. A command's modules are imported only when it runs, so a
@@ -42,6 +42,7 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "lever-sim": ("web.commands.tools",),
     "demo": ("web.commands.tools",),
     "serve": ("web.commands.tools",),
+    "worker": ("web.commands.worker",),
 }
 
 
@@ -73,8 +74,8 @@ def load_command(name: str) -> click.Command:
 @click.pass_context
 def cli(ctx: click.Context, home: Path | None) -> None:
     """invsync keeps an IT inventory of people and SaaS users in step with Lever."""
-    logging.basicConfig(level=logging.WARNING, format="invsync: %(levelname)s: %(message)s")
     app = AppContext(Settings.load(home=home))
+    configure_logging(app.settings)
     ctx.obj = app
     ctx.call_on_close(app.close)
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from functools import partial
 
 import click
-from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from connector import integrations
 from connector.lever.sim import LeverSimulator, SimulatorServer
@@ -15,6 +14,7 @@ from connector.sync import SyncSummary
 from inventory.db import init_db
 from inventory.errors import ExitCode, NotFoundError
 from inventory.models import Integration
+from inventory.settings import Settings
 from vault.keys import load_keyring
 from vault.store import Vault
 from web import accounts
@@ -36,10 +36,8 @@ def run_demo(app: AppContext, *, users: int, serve: bool, port: int) -> int:
         summary = sync_with_events(app.sessions, app.settings, DEMO, trigger="demo")
         _report(app, summary)
         if serve:
-            from web.app import create_app
-
             _print_login(app)
-            serve_app(create_app(app.settings), "127.0.0.1", port)
+            serve_app(app.settings, "127.0.0.1", port)
     return ExitCode.OK if summary.status != "failed" else ExitCode.FAILED
 
 
@@ -77,13 +75,13 @@ def _configure(app: AppContext, url: str, api_key: str) -> None:
     click.echo(f"stored credential {DEMO!r}; integration {DEMO!r} smart-mapped and launched")
 
 
-def serve_app(flask_app: Flask, host: str, port: int) -> None:
-    """Serve until Ctrl-C, printing the URL first."""
-    server = make_server(host, port, flask_app, threaded=True)
-    click.echo(f"web app at http://{host}:{server.server_port}/  (Ctrl-C to stop)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        click.echo("stopped")
-    finally:
-        server.server_close()
+def serve_app(settings: Settings, host: str, port: int) -> None:
+    """Serve the instance's web app in one worker until Ctrl-C, printing the URL first."""
+    from web.app import create_app
+    from web.serving import ServeOptions, serve
+
+    # gunicorn's own notices stay out of the tour's output; its warnings and errors still show.
+    options = ServeOptions.for_settings(
+        settings, host=host, port=port, workers=1, loglevel="warning"
+    )
+    serve(partial(create_app, settings), options)

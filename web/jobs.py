@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.jobs import run_sync
+from connector.jobs import run_queued, run_sync
 from connector.sync import SyncSummary
 from inventory.errors import InvsyncError
 from inventory.settings import Settings
@@ -28,9 +28,25 @@ def sync_with_events(
 ) -> SyncSummary:
     """Run one sync, then the record_created / record_deactivated workflows on what it changed."""
     summary = run_sync(factory, settings, name, **options)
+    _after(factory, settings, summary)
+    return summary
+
+
+def waiting_sync_with_events(
+    factory: sessionmaker[Session], settings: Settings, name: str, **options: Any
+) -> SyncSummary | None:
+    """Start the integration's queued run as a task does, then its workflows; None when no run
+    waits (it was cancelled, or another worker took it)."""
+    summary = run_queued(factory, settings, name, **options)
+    if summary is not None:
+        _after(factory, settings, summary)
+    return summary
+
+
+def _after(factory: sessionmaker[Session], settings: Settings, summary: SyncSummary) -> None:
+    """Hand a sync's events to the workflows, unless the sync failed or was cancelled."""
     if summary.status not in (SyncRunStatus.FAILED, SyncRunStatus.CANCELLED):
         _hand_events(factory, settings, summary.run_id)
-    return summary
 
 
 def scheduled_workflows(

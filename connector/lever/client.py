@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import logging
 import random
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -32,7 +34,7 @@ from connector.errors import (
 from connector.lever.pacing import TokenBucket
 from inventory.timeutil import utcnow
 
-__all__ = ["DEFAULT_BASE_URL", "LeverClient"]
+__all__ = ["DEFAULT_BASE_URL", "NETWORK", "LeverClient", "RequestStats"]
 
 log = logging.getLogger("invsync.lever")
 
@@ -43,6 +45,35 @@ NOT_APPLIED_STATUSES = frozenset({429, 503})
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 MAX_PAGE_SIZE = 100
+# The outcome of a try that got no HTTP status back (refused, reset, timed out).
+NETWORK = "network"
+
+
+class RequestStats:
+    """What a client sent and retried, by HTTP status (or NETWORK), for the run's counts."""
+
+    def __init__(self) -> None:
+        self._requests: Counter[str] = Counter()
+        self._retries: Counter[str] = Counter()
+        self._last = NETWORK
+        self._lock = threading.Lock()
+
+    def sent(self, outcome: str) -> None:
+        """Count one try and remember its outcome, which a retry after it is counted under."""
+        with self._lock:
+            self._requests[outcome] += 1
+            self._last = outcome
+
+    def retried(self) -> None:
+        """Count one retry under the outcome of the try that failed."""
+        with self._lock:
+            self._retries[self._last] += 1
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        """A copy as `{"requests": {status: n}, "retries": {status: n}}`, statuses sorted."""
+        with self._lock:
+            return {"requests": dict(sorted(self._requests.items())),
+                    "retries": dict(sorted(self._retries.items()))}  # fmt: skip
 
 
 class LeverClient:
@@ -76,6 +107,7 @@ class LeverClient:
         self._bucket = TokenBucket(max_rps, burst, clock, sleep)
         self._owns_http = http is None
         self._http = http if http is not None else requests.Session()
+        self._stats = RequestStats()
 
     def __repr__(self) -> str:
         return f"LeverClient(base_url={self.base_url!r})"
@@ -95,6 +127,11 @@ class LeverClient:
         """Release the HTTP connections, unless the caller lent us its session."""
         if self._owns_http:
             self._http.close()
+
+    @property
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Requests made and retries done so far, by HTTP status or "network" (a copy)."""
+        return self._stats.as_dict()
 
     # -- users ------------------------------------------------------------------------------
 
@@ -202,15 +239,26 @@ class LeverClient:
                 delay = self._retry_delay(exc, tries, started, idempotent)
                 if delay is None:
                     raise self._give_up(exc, tries, started, idempotent) from exc
+                self._stats.retried()
                 self._log_retry(method, path, exc, tries, delay)
                 self._sleep(delay)
 
     def _attempt(self, method: str, path: str, params: Any, json: Any) -> Any:
         """One paced try: send, map the status, decode the body."""
         self._bucket.acquire()
-        response = self._send(method, path, params, json)
+        response = self._counted_send(method, path, params, json)
         self._raise_for_status(method, path, response)
         return self._decode(response)
+
+    def _counted_send(self, method: str, path: str, params: Any, json: Any) -> requests.Response:
+        """Send, counting the try under the status that came back, or NETWORK if none did."""
+        try:
+            response = self._send(method, path, params, json)
+        except RetriableError:
+            self._stats.sent(NETWORK)
+            raise
+        self._stats.sent(str(response.status_code))
+        return response
 
     def _send(self, method: str, path: str, params: Any, json: Any) -> requests.Response:
         """The HTTP exchange itself; network failures become RetriableError without a secret."""

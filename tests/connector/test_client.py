@@ -788,3 +788,81 @@ def test_the_api_key_reaches_no_log_exception_or_repr(
 
 def test_repr_shows_the_base_url_only(client: LeverClient) -> None:
     assert repr(client) == f"LeverClient(base_url='{BASE}')"
+
+
+# -- request and retry counts -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answers", "stats"),
+    [
+        ([{"json": page("u1")}], {"requests": {"200": 1}, "retries": {}}),
+        (
+            [{"status": 429, "json": {"code": "TooMany"}}, {"json": page("u1")}],
+            {"requests": {"200": 1, "429": 1}, "retries": {"429": 1}},
+        ),
+        (
+            [{"status": 503}, {"status": 502}, {"json": page("u1")}],
+            {"requests": {"200": 1, "502": 1, "503": 1}, "retries": {"502": 1, "503": 1}},
+        ),
+        (
+            [{"body": requests.ConnectionError("reset")}, {"json": page("u1")}],
+            {"requests": {"200": 1, "network": 1}, "retries": {"network": 1}},
+        ),
+        (
+            [{"body": "<html>busy</html>"}, {"json": page("u1")}],
+            {"requests": {"200": 2}, "retries": {"200": 1}},
+        ),
+    ],
+    ids=["ok", "429", "5xx", "network", "garbage-body"],
+)
+def test_the_client_counts_requests_and_retries_by_status(
+    client: LeverClient,
+    lever: responses.RequestsMock,
+    answers: list[dict[str, Any]],
+    stats: dict[str, dict[str, int]],
+) -> None:
+    for answer in answers:
+        lever.get(USERS, **answer)
+
+    list(client.iter_user_pages())
+
+    assert client.stats == stats
+
+
+def test_a_refusal_is_counted_but_not_as_a_retry(
+    client: LeverClient, lever: responses.RequestsMock
+) -> None:
+    lever.get(f"{USERS}/u1", status=404, json={"code": "ResourceNotFound", "message": "?"})
+
+    with pytest.raises(LeverNotFoundError):
+        client.get_user("u1")
+
+    assert client.stats == {"requests": {"404": 1}, "retries": {}}
+
+
+def test_the_try_that_gives_up_is_a_request_not_a_retry(
+    make_client: Callable[..., LeverClient], lever: responses.RequestsMock
+) -> None:
+    client = make_client(max_tries=3)
+    for _ in range(3):
+        lever.get(USERS, status=503)
+
+    with pytest.raises(LeverUnavailableError):
+        list(client.iter_user_pages())
+
+    assert client.stats == {"requests": {"503": 3}, "retries": {"503": 2}}
+
+
+def test_stats_add_up_over_pages_and_are_a_copy(
+    client: LeverClient, lever: responses.RequestsMock
+) -> None:
+    lever.get(USERS, json=page("u1", has_next=True, next_token="t2"), match=[list_query()])
+    lever.get(USERS, status=500, match=[list_query("t2")])
+    lever.get(USERS, json=page("u2"), match=[list_query("t2")])
+
+    assert ids_of(client.iter_user_pages()) == [["u1"], ["u2"]]
+    seen = client.stats
+    seen["requests"]["200"] = 99
+
+    assert client.stats == {"requests": {"200": 2, "500": 1}, "retries": {"500": 1}}

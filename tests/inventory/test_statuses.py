@@ -71,11 +71,13 @@ def _maker(session: Session) -> Maker:
     return lambda model, n, status: makers[model](n, status)
 
 
-def _add_every_status(session: Session) -> None:
-    """One row of each status of each kind, and a person whose mapping gave a status of its own."""
+def _add_every_status(session: Session, newer: frozenset[str] = frozenset()) -> None:
+    """One row of each status of each kind (but those `newer` than the schema), and a person
+    whose mapping gave a status of its own."""
     make = _maker(session)
     for model, kind in KINDS.items():
-        session.add_all([make(model, n, status) for n, status in enumerate(values(kind))])
+        known = [status for status in values(kind) if status not in newer]
+        session.add_all([make(model, n, status) for n, status in enumerate(known)])
     session.add(Person(email="a@example.com", email_key="a@example.com", status="on leave"))
     session.flush()
 
@@ -179,7 +181,7 @@ def _at_0006(blank: Callable[[], Engine]) -> Engine:
     engine = blank()
     init_db(engine, "0006")
     with Session(engine) as session, session.begin():
-        _add_every_status(session)
+        _add_every_status(session, newer=frozenset({"queued"}))  # queued came with 0008
     return engine
 
 
@@ -191,7 +193,7 @@ def test_the_upgrade_keeps_every_valid_status_and_what_refers_to_it(
         session.add(SyncRunError(run_id=1, record_key="k", message="m"))
         session.add(WorkflowStep(run_id=1, block_id="b", outcome="success"))
         before = _statuses(session)
-    init_db(engine)
+    init_db(engine, "0007")
     assert current_revision(engine) == "0007"
     with Session(engine) as session:
         assert _statuses(session) == before
@@ -245,3 +247,50 @@ def test_the_downgrade_drops_the_checks_and_keeps_the_rest(blank: Callable[[], E
         )
     init_db(engine)
     assert _checks(engine) == at_head
+
+
+# -- migration 0008 --------------------------------------------------------------------------
+
+
+def _task_tables(engine: Engine) -> set[str]:
+    """The task engine's tables the database holds."""
+    return {t for t in inspect(engine).get_table_names() if t.startswith("procrastinate_")}
+
+
+def test_one_run_waits_and_one_runs_per_integration(blank: Callable[[], Engine]) -> None:
+    engine = blank()
+    init_db(engine)
+    with Session(engine) as session, session.begin():
+        session.add(Integration(name="lever", credential_name="k", base_url="u"))
+    with Session(engine) as session, session.begin():
+        session.add_all([SyncRun(integration_id=1, status=s) for s in ("queued", "running")])
+    one_queued = r"uq_sync_runs_one_queued|UNIQUE constraint failed: sync_runs"
+    with (
+        pytest.raises(IntegrityError, match=one_queued),
+        Session(engine) as session,
+        session.begin(),
+    ):
+        session.add(SyncRun(integration_id=1, status="queued"))
+    with Session(engine) as session:
+        assert sorted(session.scalars(select(SyncRun.status))) == ["queued", "running"]
+
+
+def test_the_task_tables_come_with_postgresql_and_go_with_the_downgrade(
+    blank: Callable[[], Engine],
+) -> None:
+    engine = blank()
+    init_db(engine)
+    on_postgres = engine.dialect.name == "postgresql"
+    if on_postgres:
+        assert {"procrastinate_jobs", "procrastinate_workers"} <= _task_tables(engine)
+    else:
+        assert _task_tables(engine) == set(), "SQLite runs tasks in process: no queue tables"
+    with Session(engine) as session, session.begin():
+        session.add(Integration(name="lever", credential_name="k", base_url="u"))
+        session.add(SyncRun(integration_id=1, status="queued"))
+    downgrade_db(engine, "0007")
+    assert current_revision(engine) == "0007" and _task_tables(engine) == set()
+    with Session(engine) as session:
+        assert session.scalar(select(SyncRun.status)) == "cancelled", "no run is left waiting"
+    init_db(engine)
+    assert bool(_task_tables(engine)) is on_postgres

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 
@@ -24,13 +25,16 @@ from web.appstate import app_state
 PASSWORD = "correct horse battery"
 SignIn = Callable[[str], FlaskClient]
 Run = Callable[..., subprocess.CompletedProcess[str]]
+Proc = subprocess.Popen[str]
 
 
 def invsync_env(home: Path, database_url: str | None = None) -> dict[str, str]:
     """The caller's environment without its INVSYNC_ settings, pointed at an instance folder (and
-    a database, if given), so that a command sees only the test's instance."""
+    a database, if given), so that a command sees only the test's instance; tasks run on the
+    in-process engine unless the caller sets INVSYNC_TASK_ENGINE."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INVSYNC_")}
     env["INVSYNC_HOME"] = str(home)
+    env["INVSYNC_TASK_ENGINE"] = "local"
     if database_url is not None:
         env["INVSYNC_DATABASE_URL"] = database_url
     return env
@@ -61,6 +65,26 @@ def cli_env(settings: Settings) -> dict[str, str]:
 
 
 @pytest.fixture
+def spawn(cli_env: dict[str, str]) -> Iterator[Callable[..., Proc]]:
+    """Start `invsync ARGS` without waiting, in the test's environment or the one given (output
+    unbuffered, so lines can be awaited); whatever is still running at the end is killed."""
+    with ExitStack() as stack:
+
+        def start(*args: str, env: dict[str, str] | None = None) -> Proc:
+            pipe = subprocess.PIPE
+            chosen = {**(env or cli_env), "PYTHONUNBUFFERED": "1"}
+            proc = stack.enter_context(
+                subprocess.Popen(
+                    invsync_command(*args), stdout=pipe, stderr=pipe, text=True, env=chosen
+                )
+            )
+            stack.callback(lambda: proc.poll() is None and proc.kill())
+            return proc
+
+        yield start
+
+
+@pytest.fixture
 def invsync(cli_env: dict[str, str]) -> Run:
     """Run `invsync ARGS` (stdin may be given) as a user would, on the test's instance and
     database, with none of the caller's INVSYNC_ settings."""
@@ -73,7 +97,10 @@ def app(settings: Settings, engine: object) -> Iterator[Flask]:
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
-    app_state(app).engine.dispose()
+    state = app_state(app)
+    if state.tasks is not None:
+        state.tasks.close()
+    state.engine.dispose()
 
 
 @pytest.fixture

@@ -48,6 +48,7 @@ TABLE: list[tuple[type[InvsyncError], ExitCode, int]] = [
     (connector_errors.NotLaunchedError, USAGE, 400),
     (connector_errors.ScheduleError, USAGE, 400),
     (connector_errors.AlreadyRunningError, RUNNING, 409),
+    (connector_errors.NotQueuedError, FAILED, 409),
     (connector_errors.FatalError, FAILED, 502),
     (connector_errors.LeverAuthError, FAILED, 502),
     (connector_errors.LeverPermissionError, FAILED, 502),

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.models import Person, SaasUser, SyncRun
-from tests.conftest import API_KEY, Gate, run_finished
+from tests.conftest import API_KEY, Gate, run_finished, run_reached
 from tests.web.conftest import SignIn, csrf_of
 
 Sim = tuple[LeverSimulator, SimulatorServer]
@@ -106,6 +106,7 @@ def test_create_map_launch_and_run_now_fill_people_and_saas_users(
     assert 'id="integration-state">active<' in page(admin, "/integrations/lever")
     run_id = run_now(admin)
     assert status_word(page(admin, f"/integrations/lever/runs/{run_id}")) in (
+        "queued",
         "running",
         "succeeded",
     )
@@ -196,6 +197,7 @@ def test_a_second_run_now_is_refused_in_one_line_and_cancel_stops_the_run(
     launched(admin, lever_sim[1].url)
     held = gate(0)
     run_id = run_now(admin)
+    run_reached(session_factory, run_id, "running")  # a worker took the queued run
     running = page(admin, f"/integrations/lever/runs/{run_id}")
     assert status_word(running) == "running"
     live = f"/integrations/lever/runs/{run_id}/live"

@@ -8,8 +8,7 @@ import os
 import signal
 import socket
 import subprocess
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,28 +24,8 @@ from tests.connector.test_ledger import (
     runs_of,
     wait_until,
 )
-from tests.web.conftest import Run, invsync_command
+from tests.web.conftest import Proc, Run
 from tests.web.test_cli import assert_one_line_error
-
-Proc = subprocess.Popen[str]
-
-
-@pytest.fixture
-def spawn(cli_env: dict[str, str]) -> Iterator[Callable[..., Proc]]:
-    """Start `invsync ARGS` without waiting; whatever is still running at the end is killed."""
-    with ExitStack() as stack:
-
-        def start(*args: str) -> Proc:
-            pipe = subprocess.PIPE
-            proc = stack.enter_context(
-                subprocess.Popen(
-                    invsync_command(*args), stdout=pipe, stderr=pipe, text=True, env=cli_env
-                )
-            )
-            stack.callback(lambda: proc.poll() is None and proc.kill())
-            return proc
-
-        yield start
 
 
 def running_line(run_id: int, owner: str) -> str:

@@ -28,15 +28,15 @@ from web.security import current_account, requires
     responses={200: schemas.DryRunReport, 202: schemas.Run}, headers={202: ("Location",)},
 )  # fmt: skip
 def start_run(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Start a sync in the background (202 and the run), or with dry_run report what it would do."""
+    """Queue a sync for a worker (202 and the run), or with dry_run report what it would do."""
     options = body(schemas.RunStart(), optional=True)
     factory = app_state().sessions
     if options["dry_run"]:
         with read_only(factory) as session:
             report = dry_run(session, instance_settings(), name)
         return schemas.DryRunReport().dump(report), 200, {}
-    run_id = start_sync(factory, instance_settings(), name, trigger="api")
-    db().expire_all()  # the run was recorded by the background thread's own session
+    run_id = start_sync(name, trigger="api")
+    db().expire_all()  # the run was recorded in a session of its own
     run = ledger.run_dict(ledger.get_run(db(), run_id))
     return schemas.Run().dump(run), 202, {"Location": url_for("api.get_run", id=run_id)}
 

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from connector import ledger
+from inventory.statuses import SyncRunStatus
 from inventory.timeutil import utcnow
 from web.commands.common import TABLE_OR_JSON, pass_ctx
 from web.context import AppContext
@@ -73,13 +74,15 @@ def _print_detail(d: dict[str, Any]) -> None:
 @pass_ctx
 def runs_cancel(app: AppContext, run_id: int) -> None:
     """Ask a running run to stop after the page it is reading; it ends `cancelled`, with no
-    reconciliation. A run whose process is gone is closed as `cancelled` at once. Exit code 2
-    when the run is not running."""
+    reconciliation. A queued run, or one whose process is gone, is closed as `cancelled` at
+    once. Exit code 2 when the run is neither running nor queued."""
     with app.transaction() as session:
         run = ledger.get_run(session, run_id)
+        waiting = run.status == SyncRunStatus.QUEUED
         closed = ledger.request_cancel(session, run, utcnow())
     if closed:
-        click.echo(f"run {run_id} closed as cancelled: the process running it is gone")
+        why = "it had not started" if waiting else "the process running it is gone"
+        click.echo(f"run {run_id} closed as cancelled: {why}")
     else:
         click.echo(f"cancel requested: run {run_id} stops after the page it is reading")
 

@@ -13,14 +13,18 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations, schedules
-from connector.scheduler import RENEW_EVERY, SchedulerService
+from connector.scheduler import RENEW_EVERY, RunSync, SchedulerService
 from inventory.errors import ConfigError
+from inventory.settings import Settings
 from web.commands.common import pass_ctx
 from web.commands.integration import integration
 from web.context import AppContext
 from web.jobs import scheduled_workflows, sync_with_events
+from web.logs import configure_logging
+from web.tasks import ProcrastinateEngine, Runtime, engine_name, queue_sync
 
 LOG_FORMAT = "%(asctime)s invsync: %(levelname)s: %(message)s"
 
@@ -80,34 +84,58 @@ integration.add_command(schedule_cmd)
 @pass_ctx
 def scheduler_cmd(app: AppContext, renew_every: float) -> None:
     """Run scheduled syncs in the foreground until Ctrl-C (one scheduler acts per database)."""
-    log_scheduler_to_stderr()
-    service = SchedulerService(
-        app.sessions, app.settings, renew_every=renew_every, run=sync_with_events,
-        on_beat=scheduled_workflows(app.sessions, app.settings),
-    )  # fmt: skip
-    # Ctrl-C is the way to stop it; run() has stood down by the time the interrupt arrives here.
-    with on_sigterm(service.stop), suppress(KeyboardInterrupt):
-        service.run()
+    log_scheduler_to_stderr(app.settings)
+    with sync_runner(app) as run:
+        service = SchedulerService(
+            app.sessions, app.settings, renew_every=renew_every, run=run,
+            on_beat=scheduled_workflows(app.sessions, app.settings),
+        )  # fmt: skip
+        # Ctrl-C is the way to stop it; run() has stood down by the time the interrupt arrives.
+        with on_sigterm(service.stop), suppress(KeyboardInterrupt):
+            service.run()
 
 
 @contextmanager
 def scheduler_in_background(app: AppContext) -> Iterator[SchedulerService]:
     """A scheduler running in a background thread for the length of the block."""
-    log_scheduler_to_stderr()
-    service = SchedulerService(
-        app.sessions, app.settings, run=sync_with_events,
-        on_beat=scheduled_workflows(app.sessions, app.settings),
-    )  # fmt: skip
-    service.start()
+    log_scheduler_to_stderr(app.settings)
+    with sync_runner(app) as run:
+        service = SchedulerService(
+            app.sessions, app.settings, run=run,
+            on_beat=scheduled_workflows(app.sessions, app.settings),
+        )  # fmt: skip
+        service.start()
+        try:
+            yield service
+        finally:
+            service.stop()
+
+
+@contextmanager
+def sync_runner(app: AppContext) -> Iterator[RunSync]:
+    """How the scheduler runs a due sync: queued for the workers on Procrastinate; on the local
+    engine, in the scheduler's own small thread pool, as before (no broker, no extra step)."""
+    if engine_name(app.settings) != "procrastinate":
+        yield sync_with_events
+        return
+    engine = ProcrastinateEngine(app.settings)
+
+    def queue(
+        factory: sessionmaker[Session], settings: Settings, name: str, *, trigger: str
+    ) -> int:
+        """Queue the due run; the id of the waiting run."""
+        return queue_sync(Runtime(factory, settings), engine, name, trigger)
+
     try:
-        yield service
+        yield queue
     finally:
-        service.stop()
+        engine.close()
 
 
-def log_scheduler_to_stderr() -> None:
-    """Scheduler and run messages at INFO on stderr, with the time."""
-    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT, force=True)
+def log_scheduler_to_stderr(settings: Settings) -> None:
+    """Scheduler and run messages at INFO on stderr, with the time (one JSON object a line
+    with INVSYNC_LOG_FORMAT=json)."""
+    configure_logging(settings, text_format=LOG_FORMAT)
     logging.getLogger("connector.scheduler").setLevel(logging.INFO)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 
 import click
 
@@ -41,15 +42,38 @@ def demo(app: AppContext, users: int, no_serve: bool, port: int) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=5000, show_default=True)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None,
+    help="Worker processes (default: 1 on SQLite, 2 on PostgreSQL).",
+)  # fmt: skip
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=None,
+    help="Threads per worker (default: 4).",
+)  # fmt: skip
 @pass_ctx
-def serve(app: AppContext, host: str, port: int) -> None:
-    """Serve the web app, with the scheduler (standing by if another one acts)."""
+def serve(app: AppContext, host: str, port: int, workers: int | None, threads: int | None) -> None:
+    """Serve the web app on gunicorn, with one scheduler beside it (standing by if another one
+    acts)."""
+    from inventory.db import require_schema
     from web.app import create_app
     from web.commands.schedule import interrupt, on_sigterm, scheduler_in_background
-    from web.demo import serve_app
+    from web.serving import ServeOptions
+    from web.serving import serve as serve_web
 
-    with on_sigterm(interrupt), scheduler_in_background(app):
-        serve_app(create_app(app.settings), host, port)
+    options = ServeOptions.for_settings(
+        app.settings, host=host, port=port, workers=workers, threads=threads
+    )
+    # Each worker builds the app itself; an old schema is one line here, before anything
+    # listens, and this process keeps no connection open while it forks the workers.
+    require_schema(app.engine)
+    app.engine.dispose()
+    # The scheduler runs in the arbiter (this process), never in a worker; until the arbiter
+    # takes SIGTERM over, and on waitress, SIGTERM stops the server the way Ctrl-C does.
+    with on_sigterm(interrupt):
+        serve_web(
+            partial(create_app, app.settings), options,
+            beside=partial(scheduler_in_background, app),
+        )  # fmt: skip
 
 
 COMMANDS = [lever_sim, demo, serve]

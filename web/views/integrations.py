@@ -447,7 +447,7 @@ def run_now(name: str) -> Page:
     """Start a sync in the background and follow it on its run page."""
     integ = integrations.get(db(), name)
     try:
-        run_id = start_sync(app_state().sessions, instance_settings(), name, trigger="web")
+        run_id = start_sync(name, trigger="web")
     except AlreadyRunningError as exc:
         return _show(integ, str(exc), 409)
     except InvsyncError as exc:
@@ -507,9 +507,11 @@ def run_live(name: str, run_id: int) -> Page:
 def cancel(name: str, run_id: int) -> Page:
     """Ask a running run to stop after the page it is reading."""
     run = _run_of(name, run_id)
+    waiting = run.status == SyncRunStatus.QUEUED
     closed = ledger.request_cancel(db(), run, utcnow())
     if closed:
-        flash(f"run {run_id} closed as cancelled: the process running it is gone", "success")
+        why = "it had not started" if waiting else "the process running it is gone"
+        flash(f"run {run_id} closed as cancelled: {why}", "success")
     else:
         flash(f"cancel requested: run {run_id} stops after the page it is reading", "success")
     return redirect(url_for("integrations.run_page", name=name, run_id=run_id))

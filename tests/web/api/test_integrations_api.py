@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
+from tests.conftest import run_reached
 from tests.web.api.conftest import Bearer, Headers, Sim, wait_for_run
+from web.appstate import app_state
 
 
 def test_a_run_started_over_the_api_syncs_lever_into_people(
@@ -43,6 +45,8 @@ def test_a_second_start_while_running_is_refused_naming_the_run(
     first = client.post(f"/api/v1/integrations/{lever}/runs", headers=admin)
     assert first.status_code == 202
     run_id = first.get_json()["run_id"]
+    assert first.get_json()["status"] in ("queued", "running")
+    run_reached(app_state(client.application).sessions, run_id, "running")
     second = client.post(f"/api/v1/integrations/{lever}/runs", headers=admin, json={})
     assert second.status_code == 409
     error = second.get_json()["error"]

@@ -1,0 +1,237 @@
+"""Syncs as Procrastinate jobs on real PostgreSQL, run by real `invsync worker` processes: one run
+per integration however many workers and requests, a worker killed mid-run leaves a failed run
+and a later run completes, SIGTERM lets the current run finish, and SQLite needs no worker."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector import ledger
+from inventory.models import Person, SyncRun
+from inventory.settings import Settings
+from tests.conftest import Gate, Sim, create_lever, run_finished, run_reached
+from tests.web.conftest import Proc, Run, invsync_env
+from tests.web.test_cli import assert_one_line_error
+from web.accounts import add_account, create_token
+from web.app import create_app
+from web.appstate import app_state
+from web.tasks import ProcrastinateEngine, Runtime, queue_sync
+
+ON_POSTGRES = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+READY_WAIT = 60.0
+
+
+@pytest.fixture
+def queue_env(settings: Settings) -> dict[str, str]:
+    """The instance's environment with the Procrastinate engine chosen."""
+    return {
+        **invsync_env(settings.home, settings.database_url),
+        "INVSYNC_TASK_ENGINE": "procrastinate",
+    }
+
+
+@pytest.fixture
+def queued(settings: Settings) -> Iterator[Settings]:
+    """The instance's settings with the Procrastinate engine chosen."""
+    yield Settings.load(env={}, home=settings.home, database_url=settings.database_url,
+                        task_engine="procrastinate")  # fmt: skip
+
+
+@pytest.fixture
+def engine_of(queued: Settings) -> Iterator[ProcrastinateEngine]:
+    """A Procrastinate engine on the instance, as the web app holds it."""
+    engine = ProcrastinateEngine(queued)
+    yield engine
+    engine.close()
+
+
+def _lines(proc: Proc) -> queue.Queue[str]:
+    """The process's stdout lines as they come, read on a thread."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def start_worker(spawn: Callable[..., Proc], env: dict[str, str], *args: str) -> Proc:
+    """Start `invsync worker` and wait for its ready line."""
+    proc = spawn("worker", *args, env=env)
+    lines = _lines(proc)
+    try:
+        line = lines.get(timeout=READY_WAIT)
+    except queue.Empty:
+        proc.kill()
+        said = proc.stderr.read() if proc.stderr else ""
+        raise AssertionError(f"no ready line from the worker: {said}") from None
+    assert " ready: queues syncs" in line, line
+    return proc
+
+
+def _runs(factory: sessionmaker[Session]) -> list[tuple[int, str]]:
+    """Every run's id and status, oldest first."""
+    with factory() as session:
+        return [(r.id, r.status) for r in session.scalars(select(SyncRun).order_by(SyncRun.id))]
+
+
+def _people(factory: sessionmaker[Session]) -> int:
+    """How many people are stored."""
+    with factory() as session:
+        return int(session.scalar(select(func.count()).select_from(Person)) or 0)
+
+
+@ON_POSTGRES
+def test_two_workers_and_five_simultaneous_run_nows_make_one_run(
+    queued: Settings,
+    session_factory: sessionmaker[Session],
+    lever_sim: Sim,
+    spawn: Callable[..., Proc],
+    queue_env: dict[str, str],
+) -> None:
+    create_lever(session_factory, queued, lever_sim[1].url)
+    with session_factory.begin() as session:
+        add_account(session, "ops", "a long enough password", "admin")
+        _, token = create_token(session, "ops", "test")
+    workers = [start_worker(spawn, queue_env), start_worker(spawn, queue_env, "--concurrency", "2")]
+    app = create_app(queued)
+    try:
+        answers = _press_run_now(app, token, times=5)
+    finally:
+        app_state(app).tasks.close()  # type: ignore[union-attr]
+        app_state(app).engine.dispose()
+    ids = {body["run_id"] for status, body in answers if status == 202}
+    assert len(ids) == 1, answers
+    (run_id,) = ids
+    for status, body in answers:
+        assert status == 202 or (status == 409 and f"as run {run_id} " in body["error"]["message"])
+    assert run_finished(session_factory, run_id) == "succeeded"
+    assert _runs(session_factory) == [(run_id, "succeeded")]
+    assert _people(session_factory) == 250
+    assert all(w.poll() is None for w in workers), "the workers keep going"
+
+
+def _press_run_now(app: Flask, token: str, times: int) -> list[tuple[int, Any]]:
+    """POST the API's run start from several threads at once; each (status, body)."""
+    barrier = threading.Barrier(times)
+
+    def press(_: int) -> tuple[int, Any]:
+        client = app.test_client()
+        barrier.wait()
+        answer = client.post("/api/v1/integrations/lever/runs",
+                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        return answer.status_code, answer.get_json()
+
+    with ThreadPoolExecutor(times) as pool:
+        return list(pool.map(press, range(times)))
+
+
+@ON_POSTGRES
+def test_a_worker_killed_mid_run_leaves_a_failed_run_and_a_later_run_completes(
+    queued: Settings,
+    session_factory: sessionmaker[Session],
+    lever_sim: Sim,
+    gate: Callable[[int], Gate],
+    spawn: Callable[..., Proc],
+    queue_env: dict[str, str],
+    engine_of: ProcrastinateEngine,
+) -> None:
+    create_lever(session_factory, queued, lever_sim[1].url)
+    held = gate(1)  # the first page passes, the second waits: the run is mid-read
+    doomed = start_worker(spawn, queue_env)
+    runtime = Runtime(session_factory, queued)
+    first = queue_sync(runtime, engine_of, "lever", "web")
+    run_reached(session_factory, first, "running")
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait(10)
+    held.open()
+
+    start_worker(spawn, queue_env)  # its recovery closes the dead worker's run at once
+    assert run_finished(session_factory, first) == "failed"
+    with session_factory() as session:
+        message = ledger.get_run(session, first).message or ""
+    assert "the process running it" in message and "is gone" in message
+
+    second = queue_sync(runtime, engine_of, "lever", "web")
+    assert run_finished(session_factory, second) == "succeeded"
+    assert _people(session_factory) == 250, "the later run completes the data"
+    assert _runs(session_factory) == [(first, "failed"), (second, "succeeded")]
+
+
+@ON_POSTGRES
+def test_sigterm_lets_the_current_run_finish_then_the_worker_stops(
+    queued: Settings,
+    session_factory: sessionmaker[Session],
+    lever_sim: Sim,
+    gate: Callable[[int], Gate],
+    spawn: Callable[..., Proc],
+    queue_env: dict[str, str],
+    engine_of: ProcrastinateEngine,
+) -> None:
+    create_lever(session_factory, queued, lever_sim[1].url)
+    held = gate(1)
+    worker = start_worker(spawn, queue_env)
+    run_id = queue_sync(Runtime(session_factory, queued), engine_of, "lever", "web")
+    run_reached(session_factory, run_id, "running")
+    worker.send_signal(signal.SIGTERM)
+    held.open()
+    assert worker.wait(60) == 0, worker.stderr and worker.stderr.read()
+    assert run_finished(session_factory, run_id) == "succeeded"
+    assert _people(session_factory) == 250
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worker_on_sqlite_is_refused_in_one_line(invsync: Run) -> None:
+    done = invsync("worker")
+    assert_one_line_error(done, 2, "workers take jobs from the PostgreSQL task queue")
+
+
+@ON_POSTGRES
+def test_the_scheduler_queues_due_runs_and_a_worker_runs_them(
+    queued: Settings,
+    session_factory: sessionmaker[Session],
+    lever_sim: Sim,
+    spawn: Callable[..., Proc],
+    queue_env: dict[str, str],
+    invsync: Run,
+) -> None:
+    create_lever(session_factory, queued, lever_sim[1].url)
+    assert invsync("integration", "schedule", "lever", "--every", "1s").returncode == 0
+    worker = start_worker(spawn, queue_env)
+    scheduler = spawn("scheduler", "--renew-every", "1", env=queue_env)
+    first = _first_run(session_factory)
+    assert run_finished(session_factory, first) == "succeeded"
+    scheduler.send_signal(signal.SIGTERM)
+    assert scheduler.wait(30) == 0
+    with session_factory() as session:
+        run = ledger.get_run(session, first)
+        assert run.trigger == "schedule"
+        assert run.owner is not None and run.owner.endswith(f":{worker.pid}"), "a worker ran it"
+    assert "queued for a worker" in (scheduler.stderr.read() if scheduler.stderr else "")
+
+
+def _first_run(factory: sessionmaker[Session], timeout: float = 30.0) -> int:
+    """The id of the first run recorded, once there is one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with factory() as session:
+            found = session.scalar(select(SyncRun.id).order_by(SyncRun.id))
+        if found is not None:
+            return int(found)
+        assert time.monotonic() < deadline, "no run was recorded"
+        time.sleep(0.05)
