@@ -28,12 +28,8 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import procrastinate
-from procrastinate import Blueprint, JobContext, RetryStrategy
-from procrastinate.exceptions import AlreadyEnqueued
-from procrastinate.jobs import Job, Status
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +38,11 @@ from connector.jobs import close_stale_runs, enqueue_sync, waiting_integrations
 from inventory.errors import InvsyncError
 from inventory.settings import Settings
 from web.jobs import waiting_sync_with_events
+
+if TYPE_CHECKING:  # Procrastinate is imported where it is used: commands that never queue
+    import procrastinate  # (most of them) start faster without it
+    from procrastinate import Blueprint, JobContext
+    from procrastinate.jobs import Job
 
 __all__ = [
     "QUEUES",
@@ -129,6 +130,8 @@ async def recover_task(context: JobContext, timestamp: int) -> None:
 def tasks() -> Blueprint:
     """invsync's tasks, registered on a new blueprint (adding one to an app renames its tasks,
     so each app gets its own)."""
+    from procrastinate import Blueprint, RetryStrategy
+
     blueprint = Blueprint()
     retry = RetryStrategy(
         max_attempts=RETRY_TRIES, wait=RETRY_WAIT, retry_exceptions={AlreadyRunningError}
@@ -179,6 +182,8 @@ async def recover(app: procrastinate.App, runtime: Runtime) -> None:
 
 async def _fail(app: procrastinate.App, job: Job, why: str) -> None:
     """Mark a job that no worker runs any more as failed, saying why."""
+    from procrastinate.jobs import Status
+
     log.warning("job %s (%s) marked failed: %s", job.id, job.task_name, why)
     await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
 
@@ -193,6 +198,8 @@ def _requeue(runtime: Runtime, name: str) -> None:
 
 async def _defer_async(app: procrastinate.App, name: str) -> None:
     """Defer the sync job of an integration, unless one waits already."""
+    from procrastinate.exceptions import AlreadyEnqueued
+
     with contextlib.suppress(AlreadyEnqueued):  # a job waits already
         await _sync_job(app, name).defer_async(integration=name)
 
@@ -213,6 +220,8 @@ def _line(exc: BaseException) -> str:
 
 def procrastinate_app(settings: Settings) -> procrastinate.App:
     """A Procrastinate app on the instance's PostgreSQL database, with invsync's tasks."""
+    import procrastinate
+
     url = make_url(settings.db_url).set(drivername="postgresql")
     conninfo = url.render_as_string(hide_password=False)
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
@@ -240,6 +249,8 @@ class ProcrastinateEngine:
 
     def defer_sync(self, integration: str) -> None:
         """Defer the integration's sync job, unless one waits already."""
+        from procrastinate.exceptions import AlreadyEnqueued
+
         with contextlib.suppress(AlreadyEnqueued):  # a waiting job starts the waiting run
             _sync_job(self._open(), integration).defer(integration=integration)
 
