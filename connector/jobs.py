@@ -142,12 +142,20 @@ def _start(job: _Job) -> _Started:
 
 def _check_and_claim(job: _Job) -> _Started:
     """The checks of a start, then the claim of the run."""
-    with transaction(job.factory) as session:
-        integ = integrations.get(session, job.name)
-        integrations.require_active(integ)
-        secret = Vault(session, load_keyring(job.settings)).get(integ.credential_name)
-        integration_id, saas_users = integ.id, integ.saas_users
+    integration_id, saas_users, secret = _may_start(job.factory, job.settings, job.name)
     return _Started(_claim(job, integration_id, saas_users), integration_id, secret)
+
+
+def _may_start(
+    factory: sessionmaker[Session], settings: Settings, name: str
+) -> tuple[int, bool, Secret]:
+    """What every start checks first: the integration is active and its credential readable;
+    its id, whether it keeps SaaS users, and the credential."""
+    with transaction(factory) as session:
+        integ = integrations.get(session, name)
+        integrations.require_active(integ)
+        secret = Vault(session, load_keyring(settings)).get(integ.credential_name)
+        return integ.id, integ.saas_users, secret
 
 
 def _claim(job: _Job, integration_id: int, saas_users: bool) -> int:
@@ -197,11 +205,7 @@ def enqueue_sync(
     active, credential readable, no live run going: AlreadyRunningError). A run already waiting
     is the answer to a second request, so at most one waits per integration."""
     job = _Job(factory, settings, name, trigger, None, now, lever_client, stale_after)
-    with transaction(factory) as session:
-        integ = integrations.get(session, name)
-        integrations.require_active(integ)
-        Vault(session, load_keyring(settings)).get(integ.credential_name)
-        integration_id = integ.id
+    integration_id, _, _ = _may_start(factory, settings, name)
     for _ in range(CLAIM_TRIES):
         _clear_stale(job, integration_id)
         try:
@@ -242,16 +246,13 @@ def close_stale_runs(
 ) -> list[str]:
     """Close every `running` run whose process is gone or silent as failed (a worker killed
     mid-run); the names of the integrations whose run was closed."""
-    closed = []
     with transaction(factory) as session:
-        for run in ledger.running_runs(session):
-            reason = ledger.stale_reason(run, now(), stale_after)
-            if reason is not None:
-                log.warning("run %s of %r was left running: %s; marked failed",
-                            run.id, run.integration.name, reason)  # fmt: skip
-                ledger.close_stale(session, run, reason, now())
-                closed.append(run.integration.name)
-    return closed
+        runs = ledger.running_runs(session)
+        return [
+            run.integration.name
+            for run in runs
+            if _close_if_stale(session, run, now(), stale_after)
+        ]
 
 
 def waiting_integrations(factory: sessionmaker[Session]) -> list[str]:
@@ -270,11 +271,19 @@ def _clear_stale(job: _Job, integration_id: int) -> None:
         holder = ledger.running_run(session, integration_id)
         if holder is None:
             return
-        reason = ledger.stale_reason(holder, job.now(), job.stale_after)
-        if reason is None:
+        if not _close_if_stale(session, holder, job.now(), job.stale_after):
             raise ledger.already_running(holder)
-        log.warning("run %s of %r was left running: %s; marked failed", holder.id, job.name, reason)
-        ledger.close_stale(session, holder, reason, job.now())
+
+
+def _close_if_stale(session: Session, run: SyncRun, now: datetime, stale_after: float) -> bool:
+    """Close a `running` run as failed if its process is gone or silent; whether it was."""
+    reason = ledger.stale_reason(run, now, stale_after)
+    if reason is None:
+        return False
+    log.warning("run %s of %r was left running: %s; marked failed",
+                run.id, run.integration.name, reason)  # fmt: skip
+    ledger.close_stale(session, run, reason, now)
+    return True
 
 
 # -- run -------------------------------------------------------------------------------------

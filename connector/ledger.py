@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from connector import integrations
@@ -130,28 +130,26 @@ def queue_run(session: Session, integration_id: int, trigger: str, now: datetime
     return run
 
 
+def _in_status(status: str) -> Select[SyncRun]:
+    """Runs in a status, with their integration, oldest first."""
+    query = select(SyncRun).where(SyncRun.status == status)
+    return query.options(joinedload(SyncRun.integration)).order_by(SyncRun.id)
+
+
 def queued_run(session: Session, integration_id: int) -> SyncRun | None:
     """The integration's `queued` run, if any."""
-    query = select(SyncRun).where(
-        SyncRun.integration_id == integration_id, SyncRun.status == SyncRunStatus.QUEUED
-    )
-    return session.scalar(query.options(joinedload(SyncRun.integration)))
+    query = _in_status(SyncRunStatus.QUEUED)
+    return session.scalar(query.where(SyncRun.integration_id == integration_id))
 
 
 def queued_runs(session: Session) -> list[SyncRun]:
     """Every run waiting for a worker, oldest first."""
-    query = select(SyncRun).where(SyncRun.status == SyncRunStatus.QUEUED)
-    return list(
-        session.scalars(query.options(joinedload(SyncRun.integration)).order_by(SyncRun.id))
-    )
+    return list(session.scalars(_in_status(SyncRunStatus.QUEUED)))
 
 
 def running_runs(session: Session) -> list[SyncRun]:
     """Every run marked `running`, live or not."""
-    query = select(SyncRun).where(SyncRun.status == SyncRunStatus.RUNNING)
-    return list(
-        session.scalars(query.options(joinedload(SyncRun.integration)).order_by(SyncRun.id))
-    )
+    return list(session.scalars(_in_status(SyncRunStatus.RUNNING)))
 
 
 def claim_queued(session: Session, run_id: int, owner: str, now: datetime) -> bool:
@@ -168,20 +166,13 @@ def claim_queued(session: Session, run_id: int, owner: str, now: datetime) -> bo
 
 def close_queued(session: Session, run_id: int, status: str, message: str, now: datetime) -> None:
     """Close a run that never started, only while it is still `queued`."""
-    session.execute(
-        update(SyncRun)
-        .where(SyncRun.id == run_id, SyncRun.status == SyncRunStatus.QUEUED)
-        .values(status=status, finished_at=now, message=message)
-        .execution_options(synchronize_session=False)
-    )
+    _close_if(session, run_id, SyncRunStatus.QUEUED, status, message, now)
 
 
 def running_run(session: Session, integration_id: int) -> SyncRun | None:
     """The integration's `running` run, if any."""
-    query = select(SyncRun).where(
-        SyncRun.integration_id == integration_id, SyncRun.status == SyncRunStatus.RUNNING
-    )
-    return session.scalar(query.options(joinedload(SyncRun.integration)))
+    query = _in_status(SyncRunStatus.RUNNING)
+    return session.scalar(query.where(SyncRun.integration_id == integration_id))
 
 
 def already_running(run: SyncRun) -> AlreadyRunningError:
@@ -201,9 +192,16 @@ def _close_if_running(
     session: Session, run_id: int, status: str, message: str, now: datetime
 ) -> None:
     """Set a run's final status, only while it is still `running` (racing closers are fine)."""
+    _close_if(session, run_id, SyncRunStatus.RUNNING, status, message, now)
+
+
+def _close_if(
+    session: Session, run_id: int, current: str, status: str, message: str, now: datetime
+) -> None:
+    """Set a run's final status, only while it is still in `current` (racing closers are fine)."""
     session.execute(
         update(SyncRun)
-        .where(SyncRun.id == run_id, SyncRun.status == SyncRunStatus.RUNNING)
+        .where(SyncRun.id == run_id, SyncRun.status == current)
         .values(status=status, finished_at=now, message=message)
         .execution_options(synchronize_session=False)
     )

@@ -171,6 +171,15 @@ class Integration(Base):
     runs: Mapped[list[SyncRun]] = relationship(back_populates="integration")
 
 
+def _one_run_per_integration(status: str) -> Index:
+    """A partial unique index: at most one run of an integration in that status."""
+    where = text(f"status = '{status}'")
+    return Index(
+        f"uq_sync_runs_one_{status}", "integration_id", unique=True,
+        sqlite_where=where, postgresql_where=where,
+    )  # fmt: skip
+
+
 class SyncRun(Base):
     """One execution of an integration, with its counts and status.
 
@@ -181,20 +190,8 @@ class SyncRun(Base):
 
     __tablename__ = "sync_runs"
     __table_args__ = (
-        Index(
-            "uq_sync_runs_one_running",
-            "integration_id",
-            unique=True,
-            sqlite_where=text("status = 'running'"),
-            postgresql_where=text("status = 'running'"),
-        ),
-        Index(
-            "uq_sync_runs_one_queued",
-            "integration_id",
-            unique=True,
-            sqlite_where=text("status = 'queued'"),
-            postgresql_where=text("status = 'queued'"),
-        ),
+        _one_run_per_integration(SyncRunStatus.RUNNING),
+        _one_run_per_integration(SyncRunStatus.QUEUED),
         CheckConstraint(check_sql("status", SyncRunStatus), name="ck_sync_runs_status"),
     )
 

@@ -313,7 +313,8 @@ class LocalEngine:
         """Try the integration's waiting run again after RETRY_WAIT seconds."""
         timer = threading.Timer(RETRY_WAIT, self.defer_sync, args=(integration,))
         timer.daemon = True
-        self._timers.append(timer)
+        with self._lock:  # keep only the timers still waiting
+            self._timers = [t for t in self._timers if t.is_alive()] + [timer]
         timer.start()
 
     def depth(self) -> dict[str, int]:
