@@ -33,7 +33,7 @@ from inventory.upsert import person_changes as stored_changes
 from vault.keys import load_keyring
 from vault.store import Vault
 
-__all__ = ["NEW_PERSON", "dry_run"]
+__all__ = ["NEW_PERSON", "dry_run", "require_mapping"]
 
 # The person id a SaaS user would link to when its person is created by the same run.
 NEW_PERSON = "(new person)"
@@ -50,13 +50,13 @@ def dry_run(
     """Read Lever and report what a real sync of the integration would do, in the caller's
     session; it writes nothing the caller should keep (callers use `inventory.db.read_only`)."""
     integ = integrations.get(session, name)
-    _require_mapping(integ)
+    require_mapping(integ)
     secret = Vault(session, load_keyring(settings)).get(integ.credential_name)
     with client_factory(integ, secret) as client:
         return _Report.build(session, integ, client, now()).to_dict()
 
 
-def _require_mapping(integ: Integration) -> None:
+def require_mapping(integ: Integration) -> None:
     """A draft may be dry-run, but only with a mapping a real run could use."""
     missing = integrations.missing_for_launch(integ)
     if missing:

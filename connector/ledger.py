@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from connector import integrations
 from connector.errors import AlreadyRunningError
+from inventory.db import update_if
 from inventory.errors import ConfigError, NotFoundError
 from inventory.models import SyncRun, SyncRunError
 from inventory.statuses import SyncRunStatus, values
@@ -38,6 +39,7 @@ __all__ = [
     "iter_errors",
     "iter_runs",
     "open_run",
+    "owner_gone",
     "owner_id",
     "pid_alive",
     "queue_run",
@@ -79,17 +81,19 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def _owner_gone(owner: str | None, host: str) -> bool:
-    """Whether the owner ran on this host and its process no longer exists."""
+def owner_gone(owner: str | None, host: str | None = None) -> bool:
+    """Whether the owner (`hostname:pid`) ran on this host and its process no longer exists."""
     owner_host, _, pid = (owner or "").rpartition(":")
-    return owner_host == host and pid.isdigit() and not pid_alive(int(pid))
+    return (
+        owner_host == (host or socket.gethostname()) and pid.isdigit() and not pid_alive(int(pid))
+    )
 
 
 def stale_reason(
     run: SyncRun, now: datetime, stale_after: float = STALE_AFTER, host: str | None = None
 ) -> str | None:
     """Why a `running` run is no longer going, or None while it may still be."""
-    if _owner_gone(run.owner, host or socket.gethostname()):
+    if owner_gone(run.owner, host):
         return f"the process running it ({run.owner}) is gone"
     beat = run.heartbeat_at or run.started_at
     if now - beat > timedelta(seconds=stale_after):
@@ -199,12 +203,7 @@ def _close_if(
     session: Session, run_id: int, current: str, status: str, message: str, now: datetime
 ) -> None:
     """Set a run's final status, only while it is still in `current` (racing closers are fine)."""
-    session.execute(
-        update(SyncRun)
-        .where(SyncRun.id == run_id, SyncRun.status == current)
-        .values(status=status, finished_at=now, message=message)
-        .execution_options(synchronize_session=False)
-    )
+    update_if(session, SyncRun, run_id, (current,), status=status, finished_at=now, message=message)
 
 
 def touch(session: Session, run_id: int, now: datetime) -> None:

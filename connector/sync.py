@@ -26,6 +26,7 @@ from connector.errors import ConnectorError, MappingError, RecordError
 from connector.lever.schemas import load_user
 from connector.mapping import Mapper, load_entries
 from connector.prefetch import Prefetcher
+from inventory.db import lock_writes
 from inventory.models import Integration, SyncRun, SyncRunError
 from inventory.rules import Rule, evaluate, parse_rule
 from inventory.statuses import SaasUserStatus, SyncRunStatus
@@ -226,7 +227,11 @@ class SyncEngine:
         integ = self.integration
         mapper = Mapper(load_entries(integ.mapping))
         filters = parse_rule(integ.filters) if integ.filters else None
-        app_id = ensure_app(self.session, LEVER_APP, "Lever").id if integ.saas_users else None
+        app_id = None
+        if integ.saas_users:  # another integration's sync may create the app at the same time
+            lock_writes(self.session, "people")
+            app_id = ensure_app(self.session, LEVER_APP, "Lever").id
+            self.checkpoint()  # no lock is held while Lever answers
         return _Plan(mapper, Preference(integ.preference), filters, app_id, integ.id)
 
     def _read_all(self, plan: _Plan, summary: SyncSummary, stamp_time: datetime) -> bool:
@@ -276,6 +281,9 @@ class SyncEngine:
         """Upsert the batch (people first, so SaaS users link to them), then empty it."""
         if not batch.people:
             return
+        # syncs of other integrations (other workers) may upsert the same people: one writes at
+        # a time, until its next commit, and reads what the one before it committed
+        lock_writes(self.session, "people")
         result = upsert_people(self.session, batch.people, plan.preference, stamp)
         summary.people.add(result.counts)
         if plan.saas_app_id is not None:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, String, Text, create_engine, event, inspect, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    Text,
+    create_engine,
+    event,
+    inspect,
+    text,
+    update,
+)
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,7 +30,7 @@ if TYPE_CHECKING:
 
 # The newest migration in inventory/migrations/versions/; a test checks it against Alembic's
 # view, so a command can check the schema without loading Alembic.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 # What migration 0005 adds beside the models: FTS5 tables (and their shadow tables) on SQLite,
 # trigram and "C"-collation indexes on PostgreSQL. Schema comparisons leave them out.
@@ -169,6 +180,39 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def update_if(
+    session: Session, model: type[Any], row_id: int, statuses: tuple[str, ...], **values: Any
+) -> bool:
+    """Change one row only while its status is one of `statuses`, in the caller's transaction;
+    whether it was. Two processes racing to take or close the same run: one wins, neither fails."""
+    stmt = (
+        update(model)
+        .where(model.id == row_id, model.status.in_(statuses))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def lock_writes(session: Session, what: str) -> None:
+    """Hold the database's lock on writing `what` until the session's transaction ends, so that
+    writers that read before they insert (the sync's upserts) go one after another and each sees
+    what the other committed.
+
+    On PostgreSQL this is an advisory transaction lock. SQLite has one writer at a time, but a
+    transaction that read before another writer committed cannot write afterwards ("database is
+    locked" at once, whatever the busy timeout): so the transaction starts as a writer
+    (BEGIN IMMEDIATE, waiting up to the busy timeout) unless it holds the write lock already."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        key = zlib.crc32(f"invsync:{what}".encode()) - 2**31  # a signed 32-bit lock key
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    elif dialect == "sqlite":
+        connection = session.connection()
+        if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from inventory.statuses import (
     ApprovalStatus,
+    DryRunStatus,
     PersonStatus,
     SaasUserStatus,
     SyncRunStatus,
@@ -308,8 +309,30 @@ class WorkflowRun(Base):
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     matched: Mapped[int] = mapped_column(Integer, default=0)
     outcomes: Mapped[json_doc] = mapped_column(default=dict)
+    # the SaaS users an event run walks (record_created / record_deactivated); none: the criteria
+    record_ids: Mapped[Any | None] = mapped_column(JSON, nullable=True)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
-    started_at: Mapped[timestamp]
+    owner: Mapped[str | None] = mapped_column(String(255), nullable=True)  # hostname:pid walking it
+    started_at: Mapped[timestamp]  # when it was queued, then when a worker started it
+    finished_at: Mapped[opt_timestamp]
+
+
+class DryRun(Base):
+    """A sync's dry run, asked for from the web app or the API and computed by a worker: what a
+    real sync would change now (`report`, the shape of `invsync sync --dry-run --format json`)."""
+
+    __tablename__ = "dry_runs"
+    __table_args__ = (
+        CheckConstraint(check_sql("status", DryRunStatus), name="ck_dry_runs_status"),
+    )
+
+    id: Mapped[intpk]
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=DryRunStatus.QUEUED)
+    report: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(255), nullable=True)  # hostname:pid
+    started_at: Mapped[timestamp]  # when it was asked for, then when a worker started it
     finished_at: Mapped[opt_timestamp]
 
 

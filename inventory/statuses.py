@@ -11,6 +11,7 @@ from enum import StrEnum
 
 __all__ = [
     "ApprovalStatus",
+    "DryRunStatus",
     "PersonStatus",
     "SaasUserStatus",
     "SyncRunStatus",
@@ -48,9 +49,20 @@ class SyncRunStatus(StrEnum):
     HELD = "held"
 
 
-class WorkflowRunStatus(StrEnum):
-    """Where a workflow run is: going, done, waiting on approvals, or broken off."""
+class DryRunStatus(StrEnum):
+    """Where a sync's dry run is: waiting for a worker, reading Lever, reported, or broken off."""
 
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class WorkflowRunStatus(StrEnum):
+    """Where a workflow run is: waiting for a worker, going, done, waiting on approvals, or
+    broken off."""
+
+    QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     WAITING_APPROVAL = "waiting_approval"
@@ -58,9 +70,11 @@ class WorkflowRunStatus(StrEnum):
 
 
 class ApprovalStatus(StrEnum):
-    """Whether a person has decided on a held change to Lever yet, and how."""
+    """Whether a person has decided on a held change to Lever yet, and how: `approving` is
+    approved and waiting for a worker to send it."""
 
     PENDING = "pending"
+    APPROVING = "approving"
     APPROVED = "approved"
     REJECTED = "rejected"
 

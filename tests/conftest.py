@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
@@ -36,7 +37,7 @@ from connector.reconcile import ReconcileOutcome, approve, reconcile
 from connector.sync import SyncEngine, SyncSummary
 from inventory.changelog import set_actor
 from inventory.db import init_db, make_engine, make_sessionmaker
-from inventory.models import Integration, SaasUser, SyncRun
+from inventory.models import Integration, SaasUser, SyncRun, WorkflowRun
 from inventory.settings import Settings
 from inventory.timeutil import from_ms, utcnow
 from vault.keys import load_keyring
@@ -51,6 +52,13 @@ Sim = tuple[LeverSimulator, SimulatorServer]
 LAB_NOW = from_ms(ANCHOR_MS) + timedelta(hours=1)
 SMTP_LOGIN = "notices@example.com"
 SMTP_PASSWORD = "s3cret-Pass:w/rd%"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers these fixtures read."""
+    config.addinivalue_line(
+        "markers", "fresh_database: the test commits, so it gets a database of its own"
+    )
 
 
 def _admin() -> Engine:
@@ -93,14 +101,14 @@ def postgres_template() -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database: a SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        folder = tmp_path / "data"
-        folder.mkdir()
-        shutil.copy(request.getfixturevalue("sqlite_template"), folder / "invsync.db")
-        yield f"sqlite:///{folder / 'invsync.db'}"
+@contextmanager
+def fresh_database(request: pytest.FixtureRequest, backend: str, folder: Path) -> Iterator[str]:
+    """A migrated database of that backend, dropped at the end: a copy of the SQLite template in
+    `folder`/data, or a PostgreSQL database cloned from the template."""
+    if backend == "sqlite":
+        (folder / "data").mkdir()
+        shutil.copy(request.getfixturevalue("sqlite_template"), folder / "data" / "invsync.db")
+        yield f"sqlite:///{folder / 'data' / 'invsync.db'}"
         return
     template = request.getfixturevalue("postgres_template")
     name = f"invsync_t_{uuid.uuid4().hex[:12]}"
@@ -111,6 +119,44 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database: a SQLite file, or a new PostgreSQL database."""
+    with fresh_database(request, request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh, migrated database shared by a module's tests, for tests that leave it as they
+    found it (they only read, or roll back what they write)."""
+    with fresh_database(request, request.param, tmp_path_factory.mktemp("module")) as url:
+        yield url
+
+
+@pytest.fixture
+def shared_database_url(
+    request: pytest.FixtureRequest, module_database_url: str, tmp_path: Path
+) -> Iterator[str]:
+    """The module's shared database, or a fresh one for a test marked `fresh_database` (one that
+    commits); a module opts in by overriding `database_url` with it."""
+    if request.node.get_closest_marker("fresh_database") is None:
+        yield module_database_url
+        return
+    backend = "sqlite" if module_database_url.startswith("sqlite") else "postgresql"
+    with fresh_database(request, backend, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_settings(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Settings:
+    """Settings as `settings` makes them, for an instance shared by a module's tests."""
+    home = tmp_path_factory.mktemp("module-instance") / "instance"
+    return Settings.load(env={}, home=home, database_url=module_database_url, task_engine="local")
 
 
 @pytest.fixture
@@ -409,6 +455,21 @@ def run_finished(factory: sessionmaker[Session], run_id: int, timeout: float = 6
         if status not in ("queued", "running"):
             return status
         assert time.monotonic() < deadline, f"run {run_id} still running after {timeout}s"
+        time.sleep(0.05)
+
+
+def workflow_run_finished(
+    factory: sessionmaker[Session], run_id: int, timeout: float = 60.0
+) -> str:
+    """Poll until a worker has finished the workflow run (neither queued nor running); its final
+    status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with factory() as session:
+            status = session.get_one(WorkflowRun, run_id).status
+        if status not in ("queued", "running"):
+            return status
+        assert time.monotonic() < deadline, f"workflow run {run_id} unfinished after {timeout}s"
         time.sleep(0.05)
 
 

@@ -1,21 +1,64 @@
-"""Syncs started from a browser or the API: queued for the task engine, answered with the run id.
+"""Long work started from a browser or the API: queued for the task engine, answered with the run.
 
 The request returns as soon as the run is recorded as `queued` (or with the reason it cannot
-start: not launched, already running, no credential); a worker, or on SQLite the serving
-process's own small pool (`web.tasks`), starts it, and its progress and result are in the run
-ledger like any other run. A second request while a run waits is answered with that run.
+start: a sync not launched or already running, a workflow that is a draft, a missing
+credential); a worker, or on SQLite the serving process's own small pool (`web.tasks`), starts
+it, and its progress and result are in the run ledger like any other run. A second sync request
+while a run waits is answered with that run; workflow runs each wait their turn.
 """
 
 from __future__ import annotations
 
-from web.appstate import app_state
-from web.tasks import Runtime, queue_sync
+from connector.dryrun_queue import queue_dry_run
+from inventory.db import transaction
+from web.appstate import AppState, app_state
+from web.tasks import Runtime, TaskEngine, queue_sync, queue_workflow_run
+from workflows.approvals import Decision, accept, approval_workflow
 
-__all__ = ["start_sync"]
+__all__ = ["start_approval", "start_dry_run", "start_sync", "start_workflow"]
 
 
 def start_sync(name: str, *, trigger: str = "web") -> int:
     """Queue a sync of the named integration on the app's task engine; the waiting run's id."""
     state = app_state()
+    return queue_sync(_runtime(state), _engine(state), name, trigger)
+
+
+def start_workflow(name: str, *, dry_run: bool, trigger: str = "manual") -> int:
+    """Queue a run (or a dry run) of the named workflow on the app's task engine; its id."""
+    state = app_state()
+    return queue_workflow_run(
+        _runtime(state), _engine(state), name, dry_run=dry_run, trigger=trigger
+    )
+
+
+def start_approval(approval_id: int, *, decided_by: str) -> Decision:
+    """Record a person's approval (refused unless pending, of an active workflow) and hand its
+    sending to the app's task engine; the decision as it stands (`approving`)."""
+    state = app_state()
+    with transaction(state.sessions) as session:
+        decision = accept(session, approval_id, decided_by=decided_by)
+        workflow = approval_workflow(session, approval_id)
+    _engine(state).defer_approval(approval_id, workflow)  # after the commit: a worker sees it
+    return decision
+
+
+def start_dry_run(name: str) -> int:
+    """Record a dry run of the integration (refused at once when it cannot be dry-run) and hand
+    it to the app's task engine; its id."""
+    state = app_state()
+    with transaction(state.sessions) as session:
+        dry_run_id = queue_dry_run(session, name)
+    _engine(state).defer_dry_run(dry_run_id)  # after the commit: a worker sees it
+    return dry_run_id
+
+
+def _runtime(state: AppState) -> Runtime:
+    """What the queued task needs: the app's session factory and settings."""
+    return Runtime(state.sessions, state.settings)
+
+
+def _engine(state: AppState) -> TaskEngine:
+    """The app's task engine."""
     assert state.tasks is not None, "the app was built without a task engine"
-    return queue_sync(Runtime(state.sessions, state.settings), state.tasks, name, trigger)
+    return state.tasks

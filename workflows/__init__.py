@@ -7,9 +7,10 @@ Imports go one way: workflows uses connector, vault and inventory, never web.
 * `workflows.registry` — the Block base class, presets, and the registry built-ins and
   extensions share (`load_registry`);
 * `workflows.store` — create, update (versions), activate, deactivate;
-* `workflows.runner` — `run_workflow`, dry runs, supervised runs, the step log;
-* `workflows.approvals` — list, approve, reject;
-* `workflows.triggers` — `scheduled_workflows`, `run_scheduled`, `run_due`,
-  `handle_sync_events`;
+* `workflows.runner` — `run_workflow` (the shell's way), `queue_workflow` and
+  `run_queued_workflow` (a run queued for a worker), dry runs, supervised runs, the step log;
+* `workflows.approvals` — list, approve (or `accept`, then `send_approved` in a worker), reject;
+* `workflows.triggers` — `scheduled_workflows`, `run_scheduled`, `run_due` / `queue_due`,
+  `handle_sync_events` / `queue_sync_events`;
 * `workflows.logins` — last activity imported from a CSV file.
 """

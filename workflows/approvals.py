@@ -1,10 +1,12 @@
 """Approvals: the changes to Lever a supervised workflow holds until a person decides.
 
-Approving runs the held block for its record, as the run would have (retry policy included), logs
-the step under the same run, and walks the record on from the block's exit; a later block that
-changes Lever asks again. Rejecting logs a ``rejected`` step and ends the record's path. A run
-whose last approval is decided becomes ``succeeded``. Only pending approvals of active workflows
-can be approved; any pending approval can be rejected.
+Approving is two steps. `accept` records the person's decision (`approving`); `send_approved`
+runs the held block for its record, as the run would have (retry policy included), logs the step
+under the same run, and walks the record on from the block's exit; a later block that changes
+Lever asks again. The web app and the API accept in the request and a worker sends; the shell
+(`approve`) does both at once. Rejecting logs a ``rejected`` step and ends the record's path. A
+run whose last approval is decided becomes ``succeeded``. Only pending approvals of active
+workflows can be approved; any pending approval can be rejected.
 """
 
 from __future__ import annotations
@@ -26,18 +28,24 @@ from workflows.definition import load
 from workflows.errors import WorkflowNotFound, WorkflowStateError
 from workflows.lever import LeverAccess, resolve
 from workflows.registry import CheckEnv, Result
-from workflows.runner import RunOptions, Walker, load_users
+from workflows.runner import RunOptions, Walker, in_status, load_users
 
 __all__ = [
     "APPROVAL_STATUSES",
     "Decision",
+    "accept",
+    "approval_run",
     "approval_to_dict",
+    "approval_workflow",
+    "approvals_to_send",
     "approve",
     "list_approvals",
     "reject",
+    "send_approved",
 ]
 
 APPROVAL_STATUSES = values(ApprovalStatus)
+QUEUED_RESULT = "approved; waiting for a worker to send it to Lever"
 
 
 @dataclass(frozen=True)
@@ -94,20 +102,73 @@ def approve(
     decided_by: str,
     options: RunOptions | None = None,
 ) -> Decision:
-    """Run the held block for its record and walk on, in the caller's transaction."""
+    """Approve and, at once, run the held block for its record and walk on, in the caller's
+    transaction (the shell's way; the web app accepts, and a worker sends)."""
+    accept(session, approval_id, decided_by=decided_by, options=options)
+    decision = send_approved(session, settings, approval_id, options)
+    assert decision is not None, "an approval accepted in this transaction is sent by it"
+    return decision
+
+
+def accept(
+    session: Session,
+    approval_id: int,
+    *,
+    decided_by: str,
+    options: RunOptions | None = None,
+) -> Decision:
+    """Record a person's approval, to be sent to Lever by a worker (`send_approved`); refused
+    unless the approval is pending and its workflow active. In the caller's transaction."""
     options = options or RunOptions()
-    approval, workflow, run = _pending(session, approval_id)
+    approval, workflow, _ = _pending(session, approval_id)
     if workflow.state != "active":
         raise WorkflowStateError(
             f"workflow {workflow.name!r} is {workflow.state}: activate it to approve, "
             f"or reject approval {approval_id}"
         )
+    _decide(approval, ApprovalStatus.APPROVING, decided_by, options, QUEUED_RESULT)
+    session.flush()
+    return Decision(approval_id, ApprovalStatus.APPROVING, "queued", QUEUED_RESULT)
+
+
+def send_approved(
+    session: Session,
+    settings: Settings,
+    approval_id: int,
+    options: RunOptions | None = None,
+) -> Decision | None:
+    """Run the held block of an accepted approval for its record and walk on, in the caller's
+    transaction; None when it is not waiting to be sent (sent already)."""
+    options = options or RunOptions()
+    approval = session.get(Approval, approval_id)
+    if approval is None or approval.status != ApprovalStatus.APPROVING:
+        return None
+    workflow = session.get_one(Workflow, approval.workflow_id)
+    run = session.get_one(WorkflowRun, approval.run_id)
     changelog.set_actor(session, "workflow", workflow.name)
     first = _resume(session, settings, approval, workflow, run, options)
-    result = f"{first.outcome}: {first.message}"
-    _decide(approval, ApprovalStatus.APPROVED, decided_by, options, result)
+    approval.status, approval.result = (
+        ApprovalStatus.APPROVED,
+        f"{first.outcome}: {first.message}"[:2000],
+    )
     _settle(session, run)
     return Decision(approval_id, ApprovalStatus.APPROVED, first.outcome, first.message)
+
+
+def approval_workflow(session: Session, approval_id: int) -> str:
+    """The name of the workflow an approval belongs to."""
+    approval = session.get_one(Approval, approval_id)
+    return session.get_one(Workflow, approval.workflow_id).name
+
+
+def approval_run(session: Session, approval_id: int) -> int:
+    """The id of the workflow run an approval belongs to."""
+    return session.get_one(Approval, approval_id).run_id
+
+
+def approvals_to_send(session: Session) -> list[tuple[int, str]]:
+    """Approvals accepted and not sent yet, oldest first, with their workflow's name."""
+    return in_status(session, Approval, ApprovalStatus.APPROVING)
 
 
 def reject(
@@ -188,10 +249,12 @@ def _add_outcomes(run: WorkflowRun, outcomes: dict[str, dict[str, int]]) -> None
 
 
 def _settle(session: Session, run: WorkflowRun) -> None:
-    """A run waiting on approvals succeeds once none is pending (new ones keep it waiting)."""
+    """A run waiting on approvals succeeds once none is pending or being sent (new ones keep it
+    waiting)."""
     session.flush()
+    undone = (ApprovalStatus.PENDING, ApprovalStatus.APPROVING)  # decided or not, not sent yet
     waiting = session.scalar(
-        select(exists().where(Approval.run_id == run.id, Approval.status == ApprovalStatus.PENDING))
+        select(exists().where(Approval.run_id == run.id, Approval.status.in_(undone)))
     )
     if run.status in (WorkflowRunStatus.WAITING_APPROVAL, WorkflowRunStatus.SUCCEEDED):
         run.status = WorkflowRunStatus.WAITING_APPROVAL if waiting else WorkflowRunStatus.SUCCEEDED

@@ -13,7 +13,7 @@ from workflows import store
 from workflows.errors import WorkflowNotFound
 from workflows.runner import run_to_dict
 
-__all__ = ["list_runs", "run_detail", "step_to_dict"]
+__all__ = ["get_run", "list_runs", "run_detail", "run_owner", "step_to_dict"]
 
 
 def list_runs(session: Session, name: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -28,17 +28,33 @@ def list_runs(session: Session, name: str, limit: int = 20) -> list[dict[str, An
     return [run_to_dict(session, run, workflow.name) for run in session.scalars(stmt)]
 
 
+def get_run(session: Session, run_id: int) -> dict[str, Any]:
+    """One run, without its steps, in the shape of `workflow run`."""
+    run, workflow = _run(session, run_id)
+    return run_to_dict(session, run, workflow.name)
+
+
+def run_owner(session: Session, run_id: int) -> str | None:
+    """The process (`hostname:pid`) that walked a run, once one took it."""
+    return _run(session, run_id)[0].owner
+
+
 def run_detail(session: Session, run_id: int, outcome: str | None = None) -> dict[str, Any]:
     """One run with its steps in order (only those with `outcome`, when given)."""
-    run = session.get(WorkflowRun, run_id)
-    if run is None:
-        raise WorkflowNotFound(f"no workflow run {run_id}: see `invsync workflow runs NAME`")
-    workflow = session.get_one(Workflow, run.workflow_id)
+    run, workflow = _run(session, run_id)
     stmt = select(WorkflowStep).where(WorkflowStep.run_id == run_id).order_by(WorkflowStep.id)
     if outcome is not None:
         stmt = stmt.where(WorkflowStep.outcome == outcome)
     steps = [step_to_dict(step) for step in session.scalars(stmt)]
     return {**run_to_dict(session, run, workflow.name), "steps": steps}
+
+
+def _run(session: Session, run_id: int) -> tuple[WorkflowRun, Workflow]:
+    """A run and its workflow; WorkflowNotFound when there is no such run."""
+    run = session.get(WorkflowRun, run_id)
+    if run is None:
+        raise WorkflowNotFound(f"no workflow run {run_id}: see `invsync workflow runs NAME`")
+    return run, session.get_one(Workflow, run.workflow_id)
 
 
 def step_to_dict(step: WorkflowStep) -> dict[str, Any]:

@@ -34,8 +34,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from connector.ledger import owner_gone, owner_id
 from inventory import changelog
-from inventory.db import transaction
+from inventory.db import transaction, update_if
 from inventory.errors import InvsyncError, failure_line
 from inventory.models import (
     Approval,
@@ -64,7 +65,13 @@ __all__ = [
     "RunOptions",
     "RunSummary",
     "Walker",
+    "close_dead_runs",
+    "close_unfinished",
+    "in_status",
     "load_users",
+    "queue_workflow",
+    "queued_workflow_runs",
+    "run_queued_workflow",
     "run_to_dict",
     "run_workflow",
     "select_ids",
@@ -302,41 +309,111 @@ def run_workflow(
     record_ids: Iterable[int] | None = None,
     options: RunOptions | None = None,
 ) -> RunSummary:
-    """Run a workflow now over the records its criteria select (or over `record_ids`, for an
-    event); a real run needs an active workflow, a dry run works on a draft too."""
-    options = options or RunOptions()
-    job = _start(factory, settings, name, dry_run, trigger, options)
-    try:
-        return _walk_all(factory, settings, job, record_ids, options)
-    except BaseException as exc:
-        _mark_failed(factory, job.run_id, exc, options.now)
-        raise
+    """Run a workflow now, in this process, over the records its criteria select (or over
+    `record_ids`, for an event); a real run needs an active workflow, a dry run works on a draft
+    too. The shell runs workflows this way; the web app queues them for a worker."""
+    run_id = queue_workflow(factory, settings, name, dry_run=dry_run, trigger=trigger,
+                            record_ids=record_ids, options=options)  # fmt: skip
+    summary = run_queued_workflow(factory, settings, run_id, options)
+    assert summary is not None, "a run queued by this process is taken by it"
+    return summary
 
 
-def _start(
+def queue_workflow(
     factory: sessionmaker[Session],
     settings: Settings,
     name: str,
-    dry_run: bool,
-    trigger: str,
-    options: RunOptions,
-) -> _Job:
-    """Check the workflow may run, open its credentials and record the run as running."""
+    *,
+    dry_run: bool = False,
+    trigger: str = "manual",
+    record_ids: Iterable[int] | None = None,
+    options: RunOptions | None = None,
+) -> int:
+    """Check the workflow may run now (state, definition, credentials) and record a run waiting
+    for a worker; its id. Whatever would stop the run is raised here, before anything waits."""
+    options = options or RunOptions()
     with transaction(factory) as session:
         workflow = store.get(session, name)
         _require_runnable(workflow, dry_run)
-        doc = store.version_doc(session, workflow, workflow.version)
-        definition = load(doc, CheckEnv(options.blocks()))
-        connections = resolve(session, settings, definition.credentials)
-        started = options.now()
+        definition = _definition(session, workflow, workflow.version, options)
+        resolve(session, settings, definition.credentials)
+        ids = None if record_ids is None else [int(i) for i in record_ids]
         run = WorkflowRun(
             workflow_id=workflow.id, version=workflow.version, trigger=trigger,
-            status=WorkflowRunStatus.RUNNING, dry_run=dry_run, started_at=started, outcomes={},
+            status=WorkflowRunStatus.QUEUED, dry_run=dry_run, started_at=options.now(),
+            outcomes={}, record_ids=ids,
         )  # fmt: skip
         session.add(run)
         session.flush()
-        summary = RunSummary(run.id, name, workflow.version, trigger, dry_run, started_at=started)
-        return _Job(run.id, workflow.id, definition, connections, summary)
+        return run.id
+
+
+def run_queued_workflow(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    run_id: int,
+    options: RunOptions | None = None,
+) -> RunSummary | None:
+    """Start a queued run and walk it to the end; None when it no longer waits (another worker
+    took it). A run that cannot start any more (its credential was removed) is closed as failed
+    and the reason raised."""
+    options = options or RunOptions()
+    if not _claim(factory, run_id, options.now()):
+        return None
+    try:
+        job, record_ids = _start(factory, settings, run_id, options)
+        return _walk_all(factory, settings, job, record_ids, options)
+    except BaseException as exc:
+        _mark_failed(factory, run_id, exc, options.now)
+        raise
+
+
+def queued_workflow_runs(session: Session) -> list[tuple[int, str]]:
+    """Every run waiting for a worker, oldest first, with its workflow's name."""
+    return in_status(session, WorkflowRun, WorkflowRunStatus.QUEUED)
+
+
+def in_status(
+    session: Session, model: type[WorkflowRun] | type[Approval], status: str
+) -> list[tuple[int, str]]:
+    """The ids of a workflow's runs or approvals in a status, oldest first, each with its
+    workflow's name: what waits for a worker."""
+    stmt = (
+        select(model.id, Workflow.name)
+        .join(Workflow, Workflow.id == model.workflow_id)
+        .where(model.status == status)
+        .order_by(model.id)
+    )
+    return [(found, name) for found, name in session.execute(stmt)]
+
+
+def _claim(factory: sessionmaker[Session], run_id: int, now: datetime) -> bool:
+    """Take a queued run for this process (queued → running); False when it no longer waits."""
+    with transaction(factory) as session:
+        taken = {"status": WorkflowRunStatus.RUNNING, "started_at": now, "owner": owner_id()}
+        return update_if(session, WorkflowRun, run_id, (WorkflowRunStatus.QUEUED,), **taken)
+
+
+def _start(
+    factory: sessionmaker[Session], settings: Settings, run_id: int, options: RunOptions
+) -> tuple[_Job, list[int] | None]:
+    """What the walk of a taken run needs: its version's definition and open credentials."""
+    with transaction(factory) as session:
+        run = session.get_one(WorkflowRun, run_id)
+        workflow = session.get_one(Workflow, run.workflow_id)
+        definition = _definition(session, workflow, run.version, options)
+        connections = resolve(session, settings, definition.credentials)
+        summary = RunSummary(run.id, workflow.name, run.version, run.trigger, run.dry_run,
+                             started_at=run.started_at)  # fmt: skip
+        job = _Job(run.id, workflow.id, definition, connections, summary)
+        return job, None if run.record_ids is None else [int(i) for i in run.record_ids]
+
+
+def _definition(
+    session: Session, workflow: Workflow, version: int, options: RunOptions
+) -> Definition:
+    """A version of the workflow, checked against the blocks there are."""
+    return load(store.version_doc(session, workflow, version), CheckEnv(options.blocks()))
 
 
 def _require_runnable(workflow: Workflow, dry_run: bool) -> None:
@@ -415,6 +492,36 @@ def _mark_failed(
         run = session.get_one(WorkflowRun, run_id)
         if run.status == WorkflowRunStatus.RUNNING:
             run.status, run.finished_at, run.message = WorkflowRunStatus.FAILED, now(), message
+
+
+def close_unfinished(
+    factory: sessionmaker[Session], run_id: int, message: str, now: datetime
+) -> bool:
+    """Close a queued or running run no worker will finish (its worker died) as failed, saying
+    why; False when it had ended already."""
+    unfinished = (WorkflowRunStatus.QUEUED, WorkflowRunStatus.RUNNING)
+    with transaction(factory) as session:
+        closed = {"status": WorkflowRunStatus.FAILED, "finished_at": now, "message": message}
+        return update_if(session, WorkflowRun, run_id, unfinished, **closed)
+
+
+def close_dead_runs(factory: sessionmaker[Session]) -> list[tuple[int, str]]:
+    """Close as failed the running runs whose process, on this host, is gone (a worker killed
+    mid-run); each closed run's id and workflow name."""
+    stmt = (
+        select(WorkflowRun, Workflow.name)
+        .join(Workflow, Workflow.id == WorkflowRun.workflow_id)
+        .where(WorkflowRun.status == WorkflowRunStatus.RUNNING)
+    )
+    with factory() as session:
+        dead = [(run.id, name, run.owner) for run, name in session.execute(stmt)
+                if owner_gone(run.owner)]  # fmt: skip
+    closed = []
+    for run_id, name, owner in dead:
+        why = f"failed: the process walking it ({owner}) is gone"
+        if close_unfinished(factory, run_id, why, utcnow()):
+            closed.append((run_id, name))
+    return closed
 
 
 # -- reading runs back -----------------------------------------------------------------------

@@ -4,10 +4,12 @@
   checked schedules (the same `daily` / `every` / `cron` + time zone as integrations, so
   `connector.schedules.trigger(spec)` builds the APScheduler trigger), and `run_scheduled` is
   what a scheduler job calls; `run_due(factory, settings, since=…, now=…)` runs every scheduled
-  workflow with a fire time in (since, now], for a scheduler that polls instead.
+  workflow with a fire time in (since, now], for a scheduler that polls instead; `queue_due`
+  queues those runs for workers instead of running them.
 * **record_created / record_deactivated** — `handle_sync_events(factory, settings, run_id)`
   runs, after a sync run, the active workflows with those triggers on exactly the SaaS users the
-  run created or deactivated, their criteria evaluated in Python on each.
+  run created or deactivated, their criteria evaluated in Python on each; `queue_sync_events`
+  queues the same runs (with their records) for workers.
 
 Which SaaS users a sync run created or deactivated comes from the change log when the run's
 session named itself as actor (`set_actor(session, "integration", NAME, run_id)`): its
@@ -35,13 +37,18 @@ from inventory.settings import Settings
 from inventory.statuses import SaasUserStatus
 from inventory.timeutil import utcnow
 from workflows.definition import parse_trigger
-from workflows.runner import RunOptions, RunSummary, run_workflow
+from workflows.runner import RunOptions, RunSummary, queue_workflow, run_workflow
 
 __all__ = [
     "EVENT_TRIGGERS",
+    "Queued",
     "ScheduledWorkflow",
     "SyncEvents",
+    "due",
+    "event_work",
     "handle_sync_events",
+    "queue_due",
+    "queue_sync_events",
     "run_due",
     "run_scheduled",
     "scheduled_workflows",
@@ -58,6 +65,14 @@ class ScheduledWorkflow:
 
     name: str
     schedule: ScheduleSpec
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A workflow run recorded as waiting for a worker."""
+
+    run_id: int
+    workflow: str
 
 
 @dataclass(frozen=True)
@@ -116,11 +131,43 @@ def run_due(
     options: RunOptions | None = None,
 ) -> list[RunSummary]:
     """Run every scheduled workflow with a fire time in (since, now]; their summaries."""
+    runs = (run_scheduled(factory, settings, name, options) for name in due(factory, since, now))
+    return [summary for summary in runs if summary is not None]
+
+
+def queue_due(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    *,
+    since: datetime,
+    now: datetime | None = None,
+) -> list[Queued]:
+    """Queue a run of every scheduled workflow with a fire time in (since, now], for workers."""
+    found = (_queue(factory, settings, name, "schedule") for name in due(factory, since, now))
+    return [queued for queued in found if queued is not None]
+
+
+def due(factory: sessionmaker[Session], since: datetime, now: datetime | None) -> list[str]:
+    """The scheduled workflows with a fire time in (since, now]."""
     now = now or utcnow()
     with factory() as session:
-        due = [w.name for w in scheduled_workflows(session) if _fires(w.schedule, since, now)]
-    runs = (run_scheduled(factory, settings, name, options) for name in due)
-    return [summary for summary in runs if summary is not None]
+        return [w.name for w in scheduled_workflows(session) if _fires(w.schedule, since, now)]
+
+
+def _queue(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    name: str,
+    trigger: str,
+    record_ids: Sequence[int] | None = None,
+) -> Queued | None:
+    """Queue one run of a workflow; a workflow that cannot run is logged and left out."""
+    try:
+        run_id = queue_workflow(factory, settings, name, trigger=trigger, record_ids=record_ids)
+    except InvsyncError as exc:
+        log.warning("workflow %r not queued (%s): %s", name, trigger, exc)
+        return None
+    return Queued(run_id, name)
 
 
 def _fires(spec: ScheduleSpec, since: datetime, now: datetime) -> bool:
@@ -140,17 +187,35 @@ def handle_sync_events(
 ) -> list[RunSummary]:
     """Run the active record_created / record_deactivated workflows on the SaaS users the sync
     run created / deactivated; one run per workflow that matched any record."""
+    summaries = []
+    for name, kind, ids in event_work(factory, run_id):
+        summaries += _run_event(factory, settings, name, kind, ids, options)
+    return summaries
+
+
+def queue_sync_events(
+    factory: sessionmaker[Session], settings: Settings, run_id: int
+) -> list[Queued]:
+    """Queue, for workers, the runs `handle_sync_events` would make after this sync run."""
+    found = (_queue(factory, settings, name, kind, ids) for name, kind, ids in
+             event_work(factory, run_id))  # fmt: skip
+    return [queued for queued in found if queued is not None]
+
+
+def event_work(factory: sessionmaker[Session], run_id: int) -> list[tuple[str, str, list[int]]]:
+    """Each active event workflow with the sync run's records for its trigger (name, trigger,
+    SaaS user ids); workflows whose event left no record are left out."""
     with factory() as session:
         events = sync_events(session, run_id)
         kinds = {w.name: _event_type(w) for w in _active(session)}
-    summaries = []
+    work = []
     for name, kind in kinds.items():
         if kind not in EVENT_TRIGGERS:
             continue
         ids = events.created if kind == "record_created" else events.deactivated
         if ids:
-            summaries += _run_event(factory, settings, name, kind, ids, options)
-    return summaries
+            work.append((name, kind, ids))
+    return work
 
 
 def _run_event(
@@ -161,7 +226,7 @@ def _run_event(
     ids: Sequence[int],
     options: RunOptions | None,
 ) -> list[RunSummary]:
-    """Run one workflow on an event's records; a run that matched nothing is not kept."""
+    """Run one workflow on an event's records."""
     try:
         summary = run_workflow(factory, settings, name, trigger=kind, record_ids=ids,
                                options=options)  # fmt: skip

@@ -62,6 +62,12 @@ SAAS_USER_KEYS = [
 ]
 
 
+@pytest.fixture
+def database_url(shared_database_url: str) -> str:
+    """One database per backend for the module: its tests flush and roll back, never commit."""
+    return shared_database_url
+
+
 def person(email: str, **fields: Any) -> Person:
     """A person with its sync key filled in and fixed record timestamps."""
     fields.setdefault("created_at", datetime(2024, 1, 1, tzinfo=UTC))

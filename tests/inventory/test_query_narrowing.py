@@ -34,6 +34,13 @@ PEOPLE = [
 
 
 @pytest.fixture
+def database_url(shared_database_url: str) -> str:
+    """One database per backend for the module: its tests roll back (the one that commits is
+    marked `fresh_database`)."""
+    return shared_database_url
+
+
+@pytest.fixture
 def people(session: Session) -> list[Person]:
     """Eighteen people whose names and emails try every corner of folding and escaping."""
     rows = [
@@ -102,6 +109,7 @@ def test_sqlite_reads_only_the_rows_the_trigram_table_names(
     assert "MATCH" not in statements[-1]
 
 
+@pytest.mark.fresh_database
 def test_search_follows_every_edit(session: Session, people: list[Person]) -> None:
     ada = Person(
         email="ada@example.com", email_key="ada@example.com", full_name="Ada Lovelace",

@@ -30,6 +30,14 @@ OPAQUE = (
 )
 
 
+@pytest.fixture
+def database_url(shared_database_url: str) -> str:
+    """One database per backend for the module: its tests roll back (those that commit are
+    marked `fresh_database`)."""
+    return shared_database_url
+
+
+@pytest.mark.fresh_database
 @pytest.mark.parametrize(
     ("username", "password"),
     [
@@ -78,6 +86,7 @@ def test_info_shows_masked_username_and_key_id(session: Session, keyring: Keyrin
     assert info == expected
 
 
+@pytest.mark.fresh_database
 def test_to_dict_is_the_stable_json_shape(session: Session, vault: Vault) -> None:
     vault.add("lever", API_KEY, PASSWORD)
     session.commit()

@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.security import generate_password_hash
 
 from inventory.settings import Settings
 from web.accounts import add_account, create_token
@@ -91,9 +92,9 @@ def invsync(cli_env: dict[str, str]) -> Run:
     return partial(run_invsync, cli_env)
 
 
-@pytest.fixture
-def app(settings: Settings, engine: object) -> Iterator[Flask]:
-    """The web app on the test's instance and database."""
+@contextmanager
+def built_app(settings: Settings) -> Iterator[Flask]:
+    """The web app on that instance, in testing mode; its tasks and engine closed at the end."""
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
@@ -101,6 +102,21 @@ def app(settings: Settings, engine: object) -> Iterator[Flask]:
     if state.tasks is not None:
         state.tasks.close()
     state.engine.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings, engine: object) -> Iterator[Flask]:
+    """The web app on the test's instance and database."""
+    with built_app(settings) as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def module_app(module_settings: Settings) -> Iterator[Flask]:
+    """The web app on an instance and database shared by a module's tests, for tests that leave
+    both as they found them (building an app compiles every URL rule, so it is built once)."""
+    with built_app(module_settings) as app:
+        yield app
 
 
 @pytest.fixture
@@ -125,10 +141,24 @@ def sign_in(client: FlaskClient, name: str, password: str = PASSWORD) -> FlaskCl
     return client
 
 
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """PASSWORD hashed as accounts store it, once: scrypt is slow on purpose (~0.1 s a hash)."""
+    return generate_password_hash(PASSWORD, method="scrypt")
+
+
 @pytest.fixture
-def accounts(session_factory: sessionmaker[Session]) -> dict[str, str]:
-    """One account per role, named after it."""
-    with session_factory.begin() as session:
+def accounts(session_factory: sessionmaker[Session], password_hash: str) -> dict[str, str]:
+    """One account per role, named after it, made by `add_account` with PASSWORD's hash made once
+    per session (only while they are added: every other hash is made afresh)."""
+
+    def hash_once(password: str, method: str = "scrypt", salt_length: int = 16) -> str:
+        if (password, method, salt_length) == (PASSWORD, "scrypt", 16):
+            return password_hash
+        return generate_password_hash(password, method=method, salt_length=salt_length)
+
+    with pytest.MonkeyPatch.context() as patch, session_factory.begin() as session:
+        patch.setattr("web.accounts.generate_password_hash", hash_once)
         for role in ("viewer", "author", "admin"):
             add_account(session, role, PASSWORD, role)
     return {role: role for role in ("viewer", "author", "admin")}

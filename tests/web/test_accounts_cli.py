@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.web.conftest import Run
+from web.accounts import add_account
 
 PASSWORD = "a long enough password"
 
@@ -34,9 +36,14 @@ def test_admin_adds_accounts_and_lists_them_without_hashes(invsync: Run) -> None
     ],
 )  # fmt: skip
 def test_mistakes_are_one_line_and_exit_2(
-    invsync: Run, args: tuple[str, ...], stdin: str, message: str
+    invsync: Run,
+    session_factory: sessionmaker[Session],
+    args: tuple[str, ...],
+    stdin: str,
+    message: str,
 ) -> None:
-    invsync("user", "add", "alice", "--role", "admin", "--password-stdin", stdin=PASSWORD)
+    with session_factory.begin() as session:  # in-process: `user add` has a test of its own
+        add_account(session, "alice", PASSWORD, "admin")
     done = invsync(*args, stdin=stdin)
     assert done.returncode == 2
     assert done.stderr.strip() == message

@@ -5,19 +5,35 @@ Procrastinate workers are tested in tests/web/test_workers.py."""
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations, ledger
 from connector.errors import AlreadyRunningError, NotLaunchedError
 from inventory.errors import NotFoundError
+from inventory.models import Person, WorkflowRun
 from inventory.settings import Settings
 from inventory.timeutil import utcnow
-from tests.conftest import Gate, Sim, create_lever, run_finished, run_reached
+from tests.conftest import (
+    Gate,
+    Sim,
+    create_lever,
+    run_finished,
+    run_reached,
+    workflow_run_finished,
+)
 from tests.connector.test_ledger import runs_of
-from web.tasks import LocalEngine, Runtime, queue_sync
+from tests.web.test_workflows_web import stored
+from tests.workflows.conftest import ROLE, accounts, chain
+from web.jobs import scheduled_workflows
+from web.tasks import LocalEngine, Runtime, queue_sync, queue_workflow_run
+from workflows.errors import WorkflowStateError
 
 
 class Held:
@@ -27,10 +43,25 @@ class Held:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime, self.handed = runtime, []  # type: tuple[Runtime, list[str]]
+        self.workflows: list[tuple[int, str]] = []
+        self.approvals: list[tuple[int, str]] = []
+        self.dry_runs: list[int] = []
 
     def defer_sync(self, integration: str) -> None:
         """Keep the hand-over."""
         self.handed.append(integration)
+
+    def defer_workflow(self, run_id: int, workflow: str) -> None:
+        """Keep the hand-over of a workflow run."""
+        self.workflows.append((run_id, workflow))
+
+    def defer_approval(self, approval_id: int, workflow: str) -> None:
+        """Keep the hand-over of an approval."""
+        self.approvals.append((approval_id, workflow))
+
+    def defer_dry_run(self, dry_run_id: int) -> None:
+        """Keep the hand-over of a dry run."""
+        self.dry_runs.append(dry_run_id)
 
     def depth(self) -> dict[str, int]:
         """What was handed over."""
@@ -135,3 +166,123 @@ def test_a_waiting_run_cancelled_before_it_starts_never_runs(
             "cancelled", "cancelled before it started", 0,
         )  # fmt: skip
     assert lever_sim[0].calls("GET", "/v1/users") == reads, "a cancelled run read Lever"
+
+
+# -- workflow runs -----------------------------------------------------------------------------
+
+
+def _flow_status(factory: sessionmaker[Session], run_id: int) -> str:
+    """A workflow run's status now."""
+    with factory() as session:
+        return session.get_one(WorkflowRun, run_id).status
+
+
+def test_a_workflow_run_waits_until_the_engine_walks_it(runtime: Runtime, synced: Sim) -> None:
+    stored(runtime.sessions, chain(ROLE), activate=True)
+    held = Held(runtime)
+    run_id = queue_workflow_run(runtime, held, "wf", dry_run=False, trigger="manual")
+    assert held.workflows == [(run_id, "wf")]
+    assert _flow_status(runtime.sessions, run_id) == "queued", "nothing walks it yet"
+    engine = LocalEngine(runtime)  # a process starting later picks up what waits
+    try:
+        assert workflow_run_finished(runtime.sessions, run_id) == "succeeded"
+    finally:
+        engine.close()
+    with runtime.sessions() as session:
+        run = session.get_one(WorkflowRun, run_id)
+        assert 0 < run.matched <= len(accounts(session))
+        assert run.outcomes["role"] == {"success": run.matched, "failure": 0}
+
+
+def test_a_workflow_that_cannot_run_is_refused_at_once_and_nothing_waits(
+    runtime: Runtime, synced: Sim
+) -> None:
+    stored(runtime.sessions, chain(ROLE), activate=False)
+    held = Held(runtime)
+    with pytest.raises(WorkflowStateError, match="is a draft"):
+        queue_workflow_run(runtime, held, "wf", dry_run=False, trigger="manual")
+    with pytest.raises(NotFoundError, match="ghost"):
+        queue_workflow_run(runtime, held, "ghost", dry_run=True, trigger="manual")
+    assert held.workflows == []
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WorkflowRun)) == 0
+
+
+def test_runs_of_one_workflow_go_one_after_another_on_the_local_engine(
+    runtime: Runtime, local: LocalEngine, synced: Sim
+) -> None:
+    stored(runtime.sessions, chain(ROLE), activate=True)
+    ids = [queue_workflow_run(runtime, local, "wf", dry_run=True, trigger="manual")
+           for _ in range(3)]  # fmt: skip
+    assert [workflow_run_finished(runtime.sessions, i) for i in ids] == ["succeeded"] * 3
+    with runtime.sessions() as session:
+        spans = [(r.started_at, r.finished_at) for r in
+                 session.scalars(select(WorkflowRun).order_by(WorkflowRun.started_at))]  # fmt: skip
+    for (_, ended), (started, _) in itertools.pairwise(spans):
+        assert ended is not None and ended <= started, "no two runs of a workflow overlap"
+
+
+def test_a_sync_on_the_local_engine_queues_its_event_workflows(
+    runtime: Runtime, local: LocalEngine, lever_sim: Sim
+) -> None:
+    create_lever(runtime.sessions, runtime.settings, lever_sim[1].url)
+    stored(runtime.sessions, chain(name="welcome", trigger={"type": "record_created"}), True)
+    sync = queue_sync(runtime, local, "lever", "web")
+    assert run_finished(runtime.sessions, sync) == "succeeded"
+    deadline = time.monotonic() + 30
+    while not (found := _workflow_runs(runtime.sessions)):
+        assert time.monotonic() < deadline, "the event's workflow run was never queued"
+        time.sleep(0.05)
+    (run_id, trigger), *_ = found
+    assert trigger == "record_created"
+    assert workflow_run_finished(runtime.sessions, run_id) == "succeeded"
+
+
+def _workflow_runs(factory: sessionmaker[Session]) -> list[tuple[int, str]]:
+    """Every workflow run's id and trigger."""
+    with factory() as session:
+        return [(r.id, r.trigger) for r in session.scalars(select(WorkflowRun))]
+
+
+def test_the_scheduler_beat_queues_due_workflows_for_the_engine(
+    runtime: Runtime, synced: Sim
+) -> None:
+    doc = chain(ROLE, trigger={"type": "schedule", "every": "1h"})
+    stored(runtime.sessions, doc, activate=True)
+    held = Held(runtime)
+    beat = scheduled_workflows(runtime.sessions, runtime.settings, held.defer_workflow)
+    now = utcnow()
+    beat(now - timedelta(hours=2), now)
+    ((run_id, name),) = held.workflows
+    assert name == "wf" and _flow_status(runtime.sessions, run_id) == "queued"
+
+
+def test_two_integrations_syncing_the_same_people_side_by_side_both_succeed(
+    runtime: Runtime, local: LocalEngine, lever_sim: Sim, gate: Callable[[int], Gate]
+) -> None:
+    create_lever(runtime.sessions, runtime.settings, lever_sim[1].url)
+    with runtime.sessions.begin() as session:  # a second integration reading the same Lever
+        new = integrations.NewIntegration(
+            name="sandbox", credential="lever-key", base_url=lever_sim[1].url, max_rps=0
+        )
+        integ = integrations.create(session, new)
+        integrations.apply_smart_mapping(session, integ, None)
+        integrations.launch(integ)
+    held = gate(2)  # each run's first page passes; their second pages wait
+    runs = [queue_sync(runtime, local, name, "web") for name in ("lever", "sandbox")]
+    deadline = time.monotonic() + 30
+    while held.seen < 4:  # both runs hold a first page and wait for a second
+        assert time.monotonic() < deadline, "the two runs did not both start"
+        time.sleep(0.02)
+    while _people(runtime.sessions) < 100:  # a first page of people was committed
+        assert time.monotonic() < deadline, "no page of people was committed"
+        time.sleep(0.02)
+    held.open()
+    assert [run_finished(runtime.sessions, run_id) for run_id in runs] == ["succeeded"] * 2
+    assert _people(runtime.sessions) == 250, "each person once, whoever wrote first"
+
+
+def _people(factory: sessionmaker[Session]) -> int:
+    """How many people are stored."""
+    with factory() as session:
+        return int(session.scalar(select(func.count()).select_from(Person)) or 0)

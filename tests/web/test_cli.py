@@ -9,12 +9,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from connector.lever.sim import LeverSimulator, SimulatorServer
-from tests.conftest import API_KEY
+from inventory.settings import Settings
+from tests.conftest import API_KEY, create_lever
 from tests.web.conftest import Run, invsync_env, run_invsync
 
 Sim = tuple[LeverSimulator, SimulatorServer]
+Factory = sessionmaker[Session]
 PERSON_KEYS = {
     "username", "email", "first_name", "last_name", "full_name", "role", "job_title", "status",
     "custom", "created_at", "updated_at", "last_synced_at",
@@ -26,27 +29,48 @@ SAAS_KEYS = {
 
 
 @pytest.fixture
-def configured(invsync: Run, lever_sim: Sim) -> Run:
-    """An instance with the simulator's key stored and a draft integration 'lever'."""
-    assert invsync("init").returncode == 0
+def configured(invsync: Run, settings: Settings, session_factory: Factory, lever_sim: Sim) -> Run:
+    """An instance with the simulator's key stored and a draft integration 'lever', made
+    in-process (test_the_setup_path_runs_on_the_command_line makes them with the commands)."""
+    create_lever(session_factory, settings, lever_sim[1].url, smart=False, launch=False)
+    return invsync
+
+
+@pytest.fixture
+def launched(launched: Sim, invsync: Run) -> Run:
+    """The command runner on an instance whose integration 'lever' is smart-mapped and
+    launched (made in-process, as `configured`)."""
+    return invsync
+
+
+def test_the_setup_path_runs_on_the_command_line(invsync: Run, lever_sim: Sim) -> None:
+    init = invsync("init")
+    assert init.returncode == 0, init.stderr
+    assert init.stdout.startswith("database ready: ")
     added = invsync(
         "vault", "add", "lever-key", "--username", API_KEY, "--password-stdin", stdin=" \n"
     )
     assert added.returncode == 0, added.stderr
+    assert "stored credential 'lever-key'" in added.stdout and API_KEY[-4:] in added.stdout
+    assert API_KEY not in added.stdout + added.stderr
     created = invsync(
         "integration", "create", "lever", "--connector", "lever", "--credential", "lever-key",
         "--base-url", lever_sim[1].url, "--max-rps", "0",
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
-    return invsync
-
-
-@pytest.fixture
-def launched(configured: Run) -> Run:
-    """The integration smart-mapped and launched."""
-    assert configured("integration", "map", "lever", "--smart").returncode == 0
-    assert configured("integration", "launch", "lever").returncode == 0
-    return configured
+    assert "created integration 'lever' (draft)" in created.stdout
+    mapped = invsync("integration", "map", "lever", "--smart")
+    assert mapped.returncode == 0, mapped.stderr
+    assert "state: draft; ready to launch" in mapped.stdout
+    launch = invsync("integration", "launch", "lever")
+    assert launch.returncode == 0, launch.stderr
+    assert "integration 'lever' is active" in launch.stdout
+    shown = json.loads(invsync("integration", "show", "lever", "--format", "json").stdout)
+    assert (shown["state"], shown["credential"]) == ("active", "lever-key")
+    assert shown["options"]["max_rps"] == 0
+    synced = invsync("sync", "lever")
+    assert synced.returncode == 0, synced.stderr
+    assert "of 'lever': succeeded; fetched 250, errors 0" in synced.stdout
 
 
 def assert_one_line_error(p: subprocess.CompletedProcess[str], code: int, text: str) -> None:

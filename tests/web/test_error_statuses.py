@@ -169,10 +169,17 @@ def _raising_app(app: Flask) -> Flask:
     return app
 
 
+@pytest.fixture(scope="module")
+def raising_app(module_app: Flask) -> Flask:
+    """The module's shared app with the raising routes, added once (the raising tests neither
+    sign in nor write)."""
+    return _raising_app(module_app)
+
+
 @pytest.fixture
-def raising(app: Flask) -> FlaskClient:
+def raising(raising_app: Flask) -> FlaskClient:
     """A client of the app that has the raising routes."""
-    return _raising_app(app).test_client()
+    return raising_app.test_client()
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=name_of)

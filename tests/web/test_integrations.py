@@ -4,6 +4,7 @@ the Lever simulator over loopback, follow the run page; dry run, schedules, canc
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.lever.sim import LeverSimulator, SimulatorServer
-from inventory.models import Person, SaasUser, SyncRun
+from inventory.models import DryRun, Person, SaasUser, SyncRun
 from tests.conftest import API_KEY, Gate, run_finished, run_reached
 from tests.web.conftest import SignIn, csrf_of
 
@@ -65,6 +66,31 @@ def run_now(browser: FlaskClient) -> int:
     found = re.fullmatch(r"/integrations/lever/runs/(\d+)", location)
     assert status == 302 and found, text
     return int(found[1])
+
+
+def dry_run(browser: FlaskClient, factory: sessionmaker[Session]) -> str:
+    """Press "Dry run", follow its page while a worker computes it, and give the final page."""
+    status, location, text = post(browser, "/integrations/lever/dry-run")
+    found = re.fullmatch(r"/integrations/lever/dry-runs/(\d+)", location)
+    assert status == 302 and found, text
+    first = page(browser, location)
+    assert 'id="dry-run-status"' in first, "the page shows the dry run at once"
+    assert dry_run_finished(factory, int(found[1])) == "succeeded"
+    final = page(browser, location)
+    assert "hx-get" not in final.split('id="dry-run-live"')[1].split(">")[0], "it stops asking"
+    return final
+
+
+def dry_run_finished(factory: sessionmaker[Session], dry_run_id: int, timeout: float = 60.0) -> str:
+    """Poll until a worker has computed the dry run; its final status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with factory() as session:
+            status = session.get_one(DryRun, dry_run_id).status
+        if status not in ("queued", "running"):
+            return status
+        assert time.monotonic() < deadline, f"dry run {dry_run_id} unfinished after {timeout}s"
+        time.sleep(0.05)
 
 
 def count(factory: sessionmaker[Session], model: type) -> int:
@@ -129,8 +155,8 @@ def test_dry_run_shows_what_would_change_and_writes_nothing(
 ) -> None:
     create(admin, lever_sim[1].url)
     post(admin, "/integrations/lever/smart-mapping")
-    status, _, report = post(admin, "/integrations/lever/dry-run")
-    assert status == 200 and 'id="dry-run-report"' in report
+    report = dry_run(admin, session_factory)
+    assert 'id="dry-run-report"' in report and "Nothing was written." in report
     assert '<td id="people-create">250</td>' in report
     assert '<td id="saas-create">250</td>' in report
     assert count(session_factory, Person) == 0 and count(session_factory, SyncRun) == 0
@@ -140,7 +166,7 @@ def test_dry_run_shows_what_would_change_and_writes_nothing(
     active = [u["id"] for u in lever_sim[0].users if not u.get("deactivatedAt")]
     lever_sim[0].update_user(active[0], name="Renamed <b>Person</b>")
     lever_sim[0].remove_user(active[1])
-    _, _, report = post(admin, "/integrations/lever/dry-run")
+    report = dry_run(admin, session_factory)
     assert '<td id="people-update">1</td>' in report and '<td id="people-create">0</td>' in report
     assert "<td>full_name</td>" in report and "Renamed &lt;b&gt;Person&lt;/b&gt;" in report
     assert '<td id="deactivate-count">1</td>' in report and "<td>delete</td>" in report

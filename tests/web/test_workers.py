@@ -18,16 +18,28 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector import ledger
-from inventory.models import Person, SyncRun
+from connector import integrations, ledger
+from connector.lever.sim import LeverSimulator, SimulatorServer
+from inventory.models import Person, SaasUser, SyncRun, WorkflowRun
 from inventory.settings import Settings
-from tests.conftest import Gate, Sim, create_lever, run_finished, run_reached
+from tests.conftest import (
+    API_KEY,
+    Gate,
+    Sim,
+    create_lever,
+    run_finished,
+    run_reached,
+    sync_lever,
+    workflow_run_finished,
+)
 from tests.web.conftest import Proc, Run, invsync_env
 from tests.web.test_cli import assert_one_line_error
+from tests.web.test_workflows_web import approval_sent, stored
+from tests.workflows.conftest import DELETE, ROLE, chain
 from web.accounts import add_account, create_token
 from web.app import create_app
 from web.appstate import app_state
-from web.tasks import ProcrastinateEngine, Runtime, queue_sync
+from web.tasks import ProcrastinateEngine, Runtime, queue_sync, queue_workflow_run
 
 ON_POSTGRES = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 READY_WAIT = 60.0
@@ -80,7 +92,7 @@ def start_worker(spawn: Callable[..., Proc], env: dict[str, str], *args: str) ->
         proc.kill()
         said = proc.stderr.read() if proc.stderr else ""
         raise AssertionError(f"no ready line from the worker: {said}") from None
-    assert " ready: queues syncs" in line, line
+    assert " ready: queues " in line, line
     return proc
 
 
@@ -235,3 +247,211 @@ def _first_run(factory: sessionmaker[Session], timeout: float = 30.0) -> int:
             return int(found)
         assert time.monotonic() < deadline, "no run was recorded"
         time.sleep(0.05)
+
+
+# -- workflow runs as tasks ------------------------------------------------------------------
+
+THOUSAND = 1000
+
+
+@ON_POSTGRES
+def test_a_paced_workflow_over_a_thousand_saas_users_is_queued_by_the_web_and_walked_by_a_worker(
+    queued: Settings,
+    session_factory: sessionmaker[Session],
+    spawn: Callable[..., Proc],
+    queue_env: dict[str, str],
+) -> None:
+    sim = LeverSimulator(users=THOUSAND, seed=11, api_key=API_KEY, rate_limit=False)
+    with SimulatorServer(sim) as server:
+        create_lever(session_factory, queued, server.url)
+        assert sync_lever(session_factory, queued).status == "succeeded"
+        with session_factory.begin() as session:
+            integrations.update(session, integrations.get(session, "lever"), {"max_rps": 10})
+            add_account(session, "ada", "a long enough password", "author")
+            _, token = create_token(session, "ada", "test")
+        every_lever_account = {"all": [{"field": "app", "op": "eq", "value": "Lever"}]}
+        stored(session_factory, chain(ROLE, criteria=every_lever_account), activate=True)
+        app = create_app(queued)
+        try:
+            answer = app.test_client().post(
+                "/api/v1/workflows/wf/runs", headers={"Authorization": f"Bearer {token}"}
+            )
+        finally:
+            app_state(app).tasks.close()  # type: ignore[union-attr]
+            app_state(app).engine.dispose()
+        assert answer.status_code == 202, answer.get_json()
+        run_id = answer.get_json()["run_id"]
+        assert answer.get_json()["status"] == "queued", "the request only queued the run"
+        reads_before = sim.calls("GET", "/v1/users")
+        start_worker(spawn, queue_env, "--queues", "workflows")
+        assert workflow_run_finished(session_factory, run_id, timeout=180) == "succeeded"
+    with session_factory() as session:
+        run = session.get_one(WorkflowRun, run_id)
+        assert run.matched == THOUSAND and run.outcomes["role"] == {
+            "success": THOUSAND,
+            "failure": 0,
+        }
+        assert run.finished_at is not None and run.finished_at >= run.started_at
+    reads = sim.calls("GET", "/v1/users") - reads_before
+    pages = THOUSAND // 100
+    assert pages <= reads <= pages + 1, "the preset reads Lever's list once, 100 users a page"
+
+
+@ON_POSTGRES
+def test_a_sync_in_a_worker_hands_its_new_accounts_to_a_record_created_workflow_task(
+    queued: Settings,
+    session_factory: sessionmaker[Session],
+    lever_sim: Sim,
+    spawn: Callable[..., Proc],
+    queue_env: dict[str, str],
+    engine_of: ProcrastinateEngine,
+) -> None:
+    create_lever(session_factory, queued, lever_sim[1].url)
+    stored(session_factory, chain(name="welcome", trigger={"type": "record_created"}), True)
+    start_worker(spawn, queue_env)
+    sync = queue_sync(Runtime(session_factory, queued), engine_of, "lever", "web")
+    assert run_finished(session_factory, sync) == "succeeded"
+    flow = _first_workflow_run(session_factory)
+    assert workflow_run_finished(session_factory, flow) == "succeeded"
+    with session_factory() as session:
+        run = session.get_one(WorkflowRun, flow)
+        active = session.scalar(
+            select(func.count()).select_from(SaasUser).where(SaasUser.status == "active")
+        )
+        assert (run.trigger, run.matched) == ("record_created", active)
+        assert run.record_ids is not None and len(run.record_ids) == 250, "every new account"
+
+
+def _first_workflow_run(factory: sessionmaker[Session], timeout: float = 30.0) -> int:
+    """The id of the first workflow run recorded, once there is one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with factory() as session:
+            found = session.scalar(select(WorkflowRun.id).order_by(WorkflowRun.id))
+        if found is not None:
+            return int(found)
+        assert time.monotonic() < deadline, "no workflow run was recorded"
+        time.sleep(0.05)
+
+
+@ON_POSTGRES
+def test_an_approval_through_the_api_is_sent_to_lever_by_a_worker(
+    queued: Settings,
+    session_factory: sessionmaker[Session],
+    lever_sim: Sim,
+    spawn: Callable[..., Proc],
+    queue_env: dict[str, str],
+) -> None:
+    create_lever(session_factory, queued, lever_sim[1].url)
+    assert sync_lever(session_factory, queued).status == "succeeded"
+    first = next(u["id"] for u in lever_sim[0].users if not u["deactivatedAt"])
+    only_first = {"all": [{"field": "external_id", "op": "eq", "value": first}]}
+    stored(session_factory, chain(DELETE, criteria=only_first, run_mode="supervised"), True)
+    with session_factory.begin() as session:
+        add_account(session, "ada", "a long enough password", "author")
+        _, token = create_token(session, "ada", "test")
+    auth = {"Authorization": f"Bearer {token}"}
+    start_worker(spawn, queue_env)
+    app = create_app(queued)
+    try:
+        client = app.test_client()
+        started = client.post("/api/v1/workflows/wf/runs", headers=auth).get_json()
+        assert workflow_run_finished(session_factory, started["run_id"]) == "waiting_approval"
+        (held,) = client.get("/api/v1/approvals", headers=auth).get_json()["items"]
+        posts = lever_sim[0].calls("POST")
+        answer = client.post(f"/api/v1/approvals/{held['id']}/approve", headers=auth)
+        assert answer.status_code == 202, answer.get_json()
+        assert answer.get_json()["status"] == "approving"
+        assert answer.headers["Location"] == f"/api/v1/workflow-runs/{started['run_id']}"
+        assert approval_sent(session_factory, held["id"]).startswith("success")
+        assert lever_sim[0].calls("POST") == posts + 1, "sent once, by the worker"
+        run = client.get(answer.headers["Location"], headers=auth).get_json()
+        assert (run["status"], run["pending_approvals"]) == ("succeeded", 0)
+    finally:
+        app_state(app).tasks.close()  # type: ignore[union-attr]
+        app_state(app).engine.dispose()
+
+
+@ON_POSTGRES
+def test_a_worker_killed_mid_workflow_run_leaves_a_failed_run_and_a_later_run_completes(
+    queued: Settings,
+    session_factory: sessionmaker[Session],
+    lever_sim: Sim,
+    gate: Callable[[int], Gate],
+    spawn: Callable[..., Proc],
+    queue_env: dict[str, str],
+    engine_of: ProcrastinateEngine,
+) -> None:
+    create_lever(session_factory, queued, lever_sim[1].url)
+    assert sync_lever(session_factory, queued).status == "succeeded"
+    stored(session_factory, chain(ROLE), activate=True)
+    held = gate(1)  # the role preset's read of Lever's user list waits on its second page
+    doomed = start_worker(spawn, queue_env, "--queues", "workflows")
+    runtime = Runtime(session_factory, queued)
+    first = queue_workflow_run(runtime, engine_of, "wf", dry_run=False, trigger="manual")
+    _workflow_run_reached(session_factory, first, "running")
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait(10)
+    held.open()
+
+    start_worker(spawn, queue_env, "--queues", "workflows")  # its recovery closes the dead run
+    assert workflow_run_finished(session_factory, first) == "failed"
+    second = queue_workflow_run(runtime, engine_of, "wf", dry_run=False, trigger="manual")
+    assert workflow_run_finished(session_factory, second) == "succeeded", "the lock was freed"
+    with session_factory() as session:
+        dead, later = session.get_one(WorkflowRun, first), session.get_one(WorkflowRun, second)
+        assert f"({dead.owner}) is gone" in (dead.message or "")
+        assert later.matched > 0 and later.outcomes["role"]["success"] == later.matched
+        assert later.owner is not None and later.owner != dead.owner
+
+
+def _workflow_run_reached(factory: sessionmaker[Session], run_id: int, status: str) -> None:
+    """Poll until the workflow run is in that status (a worker took it)."""
+    deadline = time.monotonic() + 30
+    while True:
+        with factory() as session:
+            now = session.get_one(WorkflowRun, run_id).status
+        if now == status:
+            return
+        assert time.monotonic() < deadline, f"workflow run {run_id} is {now}, not {status}"
+        time.sleep(0.02)
+
+
+@ON_POSTGRES
+def test_two_integrations_syncing_the_same_people_on_two_workers_both_succeed(
+    queued: Settings,
+    session_factory: sessionmaker[Session],
+    lever_sim: Sim,
+    gate: Callable[[int], Gate],
+    spawn: Callable[..., Proc],
+    queue_env: dict[str, str],
+    engine_of: ProcrastinateEngine,
+) -> None:
+    create_lever(session_factory, queued, lever_sim[1].url)
+    with session_factory.begin() as session:  # a second integration reading the same Lever
+        new = integrations.NewIntegration(
+            name="sandbox", credential="lever-key", base_url=lever_sim[1].url, max_rps=0
+        )
+        integ = integrations.create(session, new)
+        integrations.apply_smart_mapping(session, integ, None)
+        integrations.launch(integ)
+    held = gate(2)  # each run's first page passes; their second pages wait
+    workers = [start_worker(spawn, queue_env), start_worker(spawn, queue_env)]
+    runtime = Runtime(session_factory, queued)
+    runs = [queue_sync(runtime, engine_of, name, "web") for name in ("lever", "sandbox")]
+    _until(lambda: held.seen >= 4, "both runs hold a first page and wait for a second")
+    _until(lambda: _people(session_factory) >= 100, "a first page of people was committed")
+    held.open()
+    assert [run_finished(session_factory, run_id) for run_id in runs] == ["succeeded"] * 2
+    assert _people(session_factory) == 250, "each person once, whoever wrote first"
+    with session_factory() as session:
+        owners = {ledger.get_run(session, run_id).owner for run_id in runs}
+    assert owners == {f"{os.uname().nodename}:{w.pid}" for w in workers}, "one run per worker"
+
+
+def _until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll until the condition holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout}s for: {what}"
+        time.sleep(0.02)

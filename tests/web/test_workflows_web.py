@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import time
 from typing import Any
 
 import pytest
@@ -13,7 +14,10 @@ from flask import Flask, url_for
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import API_KEY, Sim
+from connector.ledger import owner_id
+from inventory.models import Approval
+from inventory.settings import Settings
+from tests.conftest import API_KEY, Sim, workflow_run_finished
 from tests.web.conftest import SignIn, csrf_of
 from tests.workflows.conftest import DELETE, ROLE, chain
 from vault.keys import load_keyring
@@ -21,6 +25,7 @@ from vault.store import Vault
 from web.appstate import app_state
 from workflows import store
 from workflows.registry import load_registry
+from workflows.runner import queue_workflow, run_queued_workflow
 
 JSON = "application/json"
 
@@ -175,16 +180,23 @@ def test_saving_an_invalid_definition_stores_nothing(author: FlaskClient, synced
 
 
 def test_dry_run_reports_what_each_record_would_go_through(
-    author: FlaskClient, synced: Sim
+    author: FlaskClient, synced: Sim, session_factory: sessionmaker[Session]
 ) -> None:
     sim = synced[0]
     first, second = active_ids(synced)[:2]
     doc = chain(ROLE, DELETE, criteria=of(first, second))
     assert post_json(author, "/workflows/new/definition", doc).get_json()["ok"]
     posts = sim.calls("POST")
-    report = post_json(author, "/workflows/wf/dry-run").get_json()
+    queued = post_json(author, "/workflows/wf/dry-run")
+    assert queued.status_code == 202, "the request only queues the dry run"
+    assert queued.get_json()["dry_run"] is True and queued.get_json()["url"].endswith(
+        f"/runs/{queued.get_json()['run_id']}"
+    )
+    assert workflow_run_finished(session_factory, queued.get_json()["run_id"]) == "succeeded"
+    report = author.get(queued.get_json()["url"], headers={"Accept": "application/json"}).get_json()
     assert sim.calls("POST") == posts, "a dry run changes nothing in Lever"
-    assert (report["ok"], report["dry_run"], report["matched"]) == (True, True, 2)
+    assert (report["ok"], report["done"], report["dry_run"], report["matched"]) == (
+        True, True, True, 2)  # fmt: skip
     assert len(report["records"]) == 2
     steps = report["records"][0]["steps"]
     assert [s["block"] for s in steps] == ["begin", "role", "delete", "end"]
@@ -238,11 +250,31 @@ def test_run_now_runs_an_active_workflow_and_shows_its_steps(
     started = author.post("/workflows/wf/run", data={"csrf_token": token})
     assert started.status_code == 302
     assert re.fullmatch(r"/workflows/wf/runs/\d+", started.headers["Location"])
+    run_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    assert workflow_run_finished(session_factory, run_id) == "succeeded"
     page = author.get(started.headers["Location"]).get_data(as_text=True)
+    assert 'id="run-live">' in page, "a finished run's page no longer asks for itself"
+    assert f'<dd id="run-worker">{owner_id()}</dd>' in page, "the process that walked it"
     assert 'id="run-status" class="run-succeeded">succeeded<' in page
     assert "<td>role</td><td>success</td>" in page
     listing = author.get("/workflows").get_data(as_text=True)
     assert "succeeded" in listing
+
+
+def test_a_queued_run_page_follows_the_run_until_it_ends(
+    author: FlaskClient, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    stored(session_factory, simple("wf"), activate=True)
+    run_id = queue_workflow(session_factory, settings, "wf")  # queued, handed to no worker
+    page = author.get(f"/workflows/wf/runs/{run_id}").get_data(as_text=True)
+    assert 'id="run-status" class="run-queued">queued<' in page
+    assert f'hx-get="/workflows/wf/runs/{run_id}" hx-select="#run-live"' in page
+    assert "No steps yet: the run waits for a worker." in page
+    report = author.get(f"/workflows/wf/runs/{run_id}", headers={"Accept": JSON}).get_json()
+    assert (report["status"], report["done"]) == ("queued", False)
+    assert run_queued_workflow(session_factory, settings, run_id) is not None
+    page = author.get(f"/workflows/wf/runs/{run_id}").get_data(as_text=True)
+    assert 'class="run-succeeded">succeeded<' in page and "hx-get" not in page.split("run-live")[1]
 
 
 def test_run_now_refuses_a_draft_with_a_message(
@@ -265,7 +297,9 @@ def test_approvals_are_approved_and_rejected_from_the_queue(
     stored(session_factory, chain(DELETE, criteria=of(first, second), run_mode="supervised"),
            activate=True)  # fmt: skip
     token = csrf_of(author, "/workflows/wf")
-    author.post("/workflows/wf/run", data={"csrf_token": token})
+    started = author.post("/workflows/wf/run", data={"csrf_token": token})
+    run_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    assert workflow_run_finished(session_factory, run_id) == "waiting_approval"
     queue = author.get("/approvals").get_data(as_text=True)
     ids = re.findall(r'<tr id="approval-(\d+)">', queue)
     assert len(ids) == 2 and "deactivate in Lever" in queue
@@ -273,7 +307,8 @@ def test_approvals_are_approved_and_rejected_from_the_queue(
     posts = sim.calls("POST")
     approved = author.post(f"/approvals/{ids[0]}/approve", data={"csrf_token": token},
                            follow_redirects=True).get_data(as_text=True)  # fmt: skip
-    assert f"Approval {ids[0]} approved: success" in approved
+    assert f"Approval {ids[0]} approved: it is being sent to Lever." in approved
+    assert approval_sent(session_factory, int(ids[0])).startswith("success")
     assert sim.calls("POST", f"/v1/users/{first}/deactivate") == 1
     rejected = author.post(f"/approvals/{ids[1]}/reject", data={"csrf_token": token},
                            follow_redirects=True).get_data(as_text=True)  # fmt: skip
@@ -285,6 +320,19 @@ def test_approvals_are_approved_and_rejected_from_the_queue(
     again = author.post(f"/approvals/{ids[1]}/approve", data={"csrf_token": token},
                         follow_redirects=True).get_data(as_text=True)  # fmt: skip
     assert "was rejected already" in again
+
+
+def approval_sent(factory: sessionmaker[Session], approval_id: int, timeout: float = 30.0) -> str:
+    """Poll until a worker has sent an accepted approval to Lever; its result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with factory() as session:
+            approval = session.get_one(Approval, approval_id)
+        if approval.status != "approving":
+            assert approval.status == "approved", approval.status
+            return approval.result or ""
+        assert time.monotonic() < deadline, f"approval {approval_id} not sent after {timeout}s"
+        time.sleep(0.05)
 
 
 # -- who may ---------------------------------------------------------------------------------

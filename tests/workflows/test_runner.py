@@ -14,13 +14,19 @@ from inventory.db import transaction
 from inventory.models import Approval, Change, WorkflowRun, WorkflowStep
 from inventory.settings import Settings
 from tests.conftest import Sim, sync_lever
-from tests.workflows.conftest import DELETE, ROLE, accounts, chain, options, snapshot
+from tests.workflows.conftest import DELETE, NOW, ROLE, accounts, chain, options, snapshot
 from vault.keys import load_keyring
 from vault.store import Vault
 from workflows import approvals, store
 from workflows.errors import WorkflowStateError
 from workflows.registry import load_registry
-from workflows.runner import RunSummary
+from workflows.runner import (
+    RunSummary,
+    close_unfinished,
+    queue_workflow,
+    queued_workflow_runs,
+    run_queued_workflow,
+)
 
 Make = Callable[..., str]
 Run = Callable[..., RunSummary]
@@ -266,3 +272,28 @@ def test_a_refused_key_fails_the_run_for_every_record(
     assert "wrong-key-12345" not in (summary.message or "")
     assert summary.outcomes["delete"] == {"success": 0, "failure": 0}
     assert synced[0].calls("POST") == 1, "the run stops at the first refusal"
+
+
+# -- queued runs -----------------------------------------------------------------------------
+
+
+def test_a_queued_run_is_walked_once_and_a_dead_workers_run_is_closed(
+    settings: Settings, session_factory: sessionmaker[Session], synced: Sim,
+    make: Callable[..., str],
+) -> None:  # fmt: skip
+    make(chain(ROLE))
+    first = queue_workflow(session_factory, settings, "wf", record_ids=[1, 2])
+    second = queue_workflow(session_factory, settings, "wf", dry_run=True)
+    with session_factory() as session:
+        assert [r.status for r in session.scalars(select(WorkflowRun))] == ["queued", "queued"]
+        assert queued_workflow_runs(session) == [(first, "wf"), (second, "wf")]
+    done = run_queued_workflow(session_factory, settings, first, options())
+    assert done is not None and (done.status, done.matched) == ("succeeded", 2), "its records"
+    assert run_queued_workflow(session_factory, settings, first, options()) is None, "taken once"
+    assert close_unfinished(session_factory, second, "failed: its worker is gone", NOW)
+    assert not close_unfinished(session_factory, first, "late", NOW), "a finished run stays"
+    assert run_queued_workflow(session_factory, settings, second, options()) is None
+    with session_factory() as session:
+        closed = session.get_one(WorkflowRun, second)
+        assert (closed.status, closed.message) == ("failed", "failed: its worker is gone")
+        assert queued_workflow_runs(session) == []

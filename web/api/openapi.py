@@ -18,7 +18,7 @@ from werkzeug.routing import Rule
 
 from web.api import bp, schemas
 from web.api.envelope import CODES
-from web.api.spec import Operation, operation, operation_of
+from web.api.spec import Answers, Operation, operation, operation_of
 from web.security import public, required_role
 
 __all__ = ["build_document"]
@@ -108,14 +108,22 @@ def _parameters(rule: Rule, op: Operation) -> list[dict[str, Any]]:
     return params
 
 
+def _content(schema: Answers) -> Any:
+    """The schema of an answer: one shape, one of several, or any object."""
+    if schema is None:
+        return {"type": "object"}
+    if isinstance(schema, tuple):
+        return {"oneOf": list(schema)}
+    return schema
+
+
 def _successes(op: Operation) -> dict[str, Any]:
     """The success answers: their schemas and headers."""
     answers: dict[str, Any] = {}
     for status, schema in op.responses.items():
         answer: dict[str, Any] = {"description": _SUCCESS.get(status, "OK")}
         if status != 204:
-            content_schema = schema if schema is not None else {"type": "object"}
-            answer["content"] = {"application/json": {"schema": content_schema}}
+            answer["content"] = {"application/json": {"schema": _content(schema)}}
         headers = op.headers.get(status, ())
         if headers:
             answer["headers"] = {h: {"schema": {"type": "string"}} for h in headers}

@@ -9,36 +9,44 @@ from typing import Any
 from flask import url_for
 
 from connector import integrations, ledger
-from connector.dryrun import dry_run
+from connector.dryrun_queue import dry_run_dict, get_dry_run
 from connector.reconcile import approve
-from inventory.db import read_only
 from inventory.timeutil import utcnow
 from web.api import bp, schemas
 from web.api.spec import body, operation, query
-from web.appstate import app_state
-from web.background import start_sync
-from web.http import db, instance_settings
+from web.background import start_dry_run, start_sync
+from web.http import db
 from web.security import current_account, requires
 
 
 @bp.post("/integrations/<name>/runs")
 @requires("admin")
 @operation(
-    "runs", body=schemas.RunStart, body_optional=True, errors=(409, 502),
-    responses={200: schemas.DryRunReport, 202: schemas.Run}, headers={202: ("Location",)},
+    "runs", body=schemas.RunStart, body_optional=True, errors=(409,),
+    responses={202: (schemas.Run, schemas.DryRun)}, headers={202: ("Location",)},
 )  # fmt: skip
 def start_run(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Queue a sync for a worker (202 and the run), or with dry_run report what it would do."""
+    """Queue a sync for a worker: 202, the run and its Location. With `dry_run`, queue a dry run
+    instead: 202, the dry run (its report comes once a worker has read Lever) and its Location."""
     options = body(schemas.RunStart(), optional=True)
-    factory = app_state().sessions
     if options["dry_run"]:
-        with read_only(factory) as session:
-            report = dry_run(session, instance_settings(), name)
-        return schemas.DryRunReport().dump(report), 200, {}
+        dry_run_id = start_dry_run(name)
+        db().expire_all()  # the dry run was recorded in a session of its own
+        asked = dry_run_dict(db(), get_dry_run(db(), dry_run_id))
+        location = url_for("api.get_dry_run_of", id=dry_run_id)
+        return schemas.DryRun().dump(asked), 202, {"Location": location}
     run_id = start_sync(name, trigger="api")
     db().expire_all()  # the run was recorded in a session of its own
     run = ledger.run_dict(ledger.get_run(db(), run_id))
     return schemas.Run().dump(run), 202, {"Location": url_for("api.get_run", id=run_id)}
+
+
+@bp.get("/dry-runs/<int(max=2147483647):id>")
+@requires("viewer")
+@operation("runs", schemas.DryRun)
+def get_dry_run_of(id: int) -> dict[str, Any]:
+    """Show a dry run: its status and, once a worker has read Lever, what a real sync would do."""
+    return dict(schemas.DryRun().dump(dry_run_dict(db(), get_dry_run(db(), id))))
 
 
 @bp.get("/integrations/<name>/runs")

@@ -304,6 +304,19 @@ class DryRunReport(Schema):
     reconcile = fields.Raw(required=True, allow_none=True)
 
 
+class DryRun(Schema):
+    """A dry run asked for over the API: its status and, once computed, its report."""
+
+    dry_run_id = fields.Int(required=True)
+    integration = fields.Str(required=True)
+    status = fields.Str(required=True, metadata={"enum": ["queued", "running", "succeeded",
+                                                         "failed"]})  # fmt: skip
+    message = _text()
+    started_at = _when()
+    finished_at = _when(False)
+    report = fields.Nested(DryRunReport, required=True, allow_none=True)
+
+
 # --- workflows and approvals -----------------------------------------------------------------
 
 

@@ -21,6 +21,8 @@ __all__ = ["Operation", "body", "check_text", "operation", "operation_of", "quer
 F = TypeVar("F", bound=Callable[..., Any])
 _ATTR = "invsync_operation"
 SchemaRef = type[Schema] | None
+# An answer that is one of several shapes (documented as `oneOf`).
+Answers = SchemaRef | tuple[type[Schema], ...]
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Operation:
     """What the OpenAPI document says about one view."""
 
     tag: str
-    responses: Mapping[int, SchemaRef]
+    responses: Mapping[int, Answers]
     body: SchemaRef = None
     query: SchemaRef = None
     errors: tuple[int, ...] = ()
@@ -41,7 +43,7 @@ def operation(
     response: SchemaRef = None,
     *,
     status: int = 200,
-    responses: Mapping[int, SchemaRef] | None = None,
+    responses: Mapping[int, Answers] | None = None,
     body: SchemaRef = None,
     query: SchemaRef = None,
     errors: tuple[int, ...] = (),

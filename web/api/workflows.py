@@ -12,10 +12,10 @@ from inventory.models import Workflow
 from web.api import bp, schemas
 from web.api.spec import body, operation, query
 from web.appstate import app_state
-from web.http import db, instance_settings
+from web.background import start_approval, start_workflow
+from web.http import db
 from web.security import current_account, requires
 from workflows import approvals, definition, history, store
-from workflows.runner import run_workflow
 
 
 def _detail(workflow: Workflow, **extra: Any) -> dict[str, Any]:
@@ -86,12 +86,35 @@ def validate_workflow(name: str) -> dict[str, Any]:
 
 @bp.post("/workflows/<name>/dry-run")
 @requires("author")
-@operation("workflows", schemas.WorkflowRun, errors=(502,))
-def dry_run_workflow(name: str) -> dict[str, Any]:
-    """Run a workflow as a dry run: report what it would do, change nothing in Lever."""
-    store.get(db(), name)
-    summary = run_workflow(app_state().sessions, instance_settings(), name, dry_run=True)
-    return dict(schemas.WorkflowRun().dump(summary.to_dict()))
+@operation("workflows", schemas.WorkflowRun, status=202, headers={202: ("Location",)})
+def dry_run_workflow(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Queue a dry run for a worker (202, the queued run and its Location): it reports what the
+    workflow would do and changes nothing in Lever."""
+    return _queued(start_workflow(name, dry_run=True))
+
+
+@bp.post("/workflows/<name>/runs")
+@requires("author")
+@operation("workflows", schemas.WorkflowRun, status=202, headers={202: ("Location",)})
+def run_workflow_now(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Queue a run of an active workflow for a worker (a manual run): 202, the queued run and
+    its Location."""
+    return _queued(start_workflow(name, dry_run=False))
+
+
+@bp.get("/workflow-runs/<int(max=2147483647):id>")
+@requires("viewer")
+@operation("workflows", schemas.WorkflowRun)
+def get_workflow_run(id: int) -> dict[str, Any]:
+    """Show a workflow run: its status, counts and outcomes by block."""
+    return dict(schemas.WorkflowRun().dump(history.get_run(db(), id)))
+
+
+def _queued(run_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """The answer to a queued run: 202, the run as it waits, and where to follow it."""
+    db().expire_all()  # the run was recorded in a session of its own
+    run = schemas.WorkflowRun().dump(history.get_run(db(), run_id))
+    return run, 202, {"Location": url_for("api.get_workflow_run", id=run_id)}
 
 
 @bp.post("/workflows/<name>/activate")
@@ -134,11 +157,15 @@ def list_approvals() -> dict[str, Any]:
 
 @bp.post("/approvals/<int(max=2147483647):id>/approve")
 @requires("author")
-@operation("approvals", schemas.Decision, errors=(502,))
-def approve_change(id: int) -> dict[str, Any]:
-    """Approve a held change: it is sent to Lever and the record walks on."""
-    decision = approvals.approve(db(), instance_settings(), id, decided_by=_decider())
-    return dict(schemas.Decision().dump(decision.to_dict()))
+@operation("approvals", schemas.Decision, status=202, headers={202: ("Location",)})
+def approve_change(id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Approve a held change: 202 with the decision (`approving`); a worker sends it to Lever
+    and walks the record on, and the Location (its workflow run) shows how it went."""
+    decision = start_approval(id, decided_by=_decider())
+    db().expire_all()  # the decision was recorded in a session of its own
+    run_id = approvals.approval_run(db(), id)
+    location = url_for("api.get_workflow_run", id=run_id)
+    return dict(schemas.Decision().dump(decision.to_dict())), 202, {"Location": location}
 
 
 @bp.post("/approvals/<int(max=2147483647):id>/reject")

@@ -10,6 +10,7 @@ import logging
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from typing import Any
 
 import click
@@ -26,6 +27,7 @@ from web.jobs import scheduled_workflows, sync_with_events
 from web.logs import configure_logging
 from web.tasks import ProcrastinateEngine, Runtime, engine_name, queue_sync
 
+Beat = Callable[[datetime, datetime], object]  # the scheduler's beat: scheduled workflows
 LOG_FORMAT = "%(asctime)s invsync: %(levelname)s: %(message)s"
 
 
@@ -85,11 +87,10 @@ integration.add_command(schedule_cmd)
 def scheduler_cmd(app: AppContext, renew_every: float) -> None:
     """Run scheduled syncs in the foreground until Ctrl-C (one scheduler acts per database)."""
     log_scheduler_to_stderr(app.settings)
-    with sync_runner(app) as run:
+    with scheduler_work(app) as (run, beat):
         service = SchedulerService(
-            app.sessions, app.settings, renew_every=renew_every, run=run,
-            on_beat=scheduled_workflows(app.sessions, app.settings),
-        )  # fmt: skip
+            app.sessions, app.settings, renew_every=renew_every, run=run, on_beat=beat
+        )
         # Ctrl-C is the way to stop it; run() has stood down by the time the interrupt arrives.
         with on_sigterm(service.stop), suppress(KeyboardInterrupt):
             service.run()
@@ -99,11 +100,8 @@ def scheduler_cmd(app: AppContext, renew_every: float) -> None:
 def scheduler_in_background(app: AppContext) -> Iterator[SchedulerService]:
     """A scheduler running in a background thread for the length of the block."""
     log_scheduler_to_stderr(app.settings)
-    with sync_runner(app) as run:
-        service = SchedulerService(
-            app.sessions, app.settings, run=run,
-            on_beat=scheduled_workflows(app.sessions, app.settings),
-        )  # fmt: skip
+    with scheduler_work(app) as (run, beat):
+        service = SchedulerService(app.sessions, app.settings, run=run, on_beat=beat)
         service.start()
         try:
             yield service
@@ -112,11 +110,12 @@ def scheduler_in_background(app: AppContext) -> Iterator[SchedulerService]:
 
 
 @contextmanager
-def sync_runner(app: AppContext) -> Iterator[RunSync]:
-    """How the scheduler runs a due sync: queued for the workers on Procrastinate; on the local
-    engine, in the scheduler's own small thread pool, as before (no broker, no extra step)."""
+def scheduler_work(app: AppContext) -> Iterator[tuple[RunSync, Beat]]:
+    """How the scheduler runs due syncs and scheduled workflows: queued for the workers on
+    Procrastinate; on the local engine, in the scheduler's own threads, as before (no broker,
+    no extra step)."""
     if engine_name(app.settings) != "procrastinate":
-        yield sync_with_events
+        yield sync_with_events, scheduled_workflows(app.sessions, app.settings)
         return
     engine = ProcrastinateEngine(app.settings)
 
@@ -127,7 +126,7 @@ def sync_runner(app: AppContext) -> Iterator[RunSync]:
         return queue_sync(Runtime(factory, settings), engine, name, trigger)
 
     try:
-        yield queue
+        yield queue, scheduled_workflows(app.sessions, app.settings, engine.defer_workflow)
     finally:
         engine.close()
 

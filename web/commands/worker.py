@@ -1,4 +1,4 @@
-"""`invsync worker`: execute queued syncs from PostgreSQL's task queue (Procrastinate).
+"""`invsync worker`: execute queued syncs and workflow runs from PostgreSQL's task queue.
 
 Run as many workers as needed, on as many machines: the database hands each job to one worker,
 and the locks keep one run per integration across all of them. A worker first recovers what
@@ -31,7 +31,7 @@ from web.tasks import QUEUES, Runtime, engine_name, procrastinate_app, recover
               help="On SIGTERM, abort jobs still going after N seconds.")  # fmt: skip
 @pass_ctx
 def worker(app: AppContext, concurrency: int, queues: str, graceful_timeout: float | None) -> None:
-    """Run a worker: take queued syncs from the database and run them (PostgreSQL)."""
+    """Run a worker: take queued syncs and workflow runs from the database (PostgreSQL)."""
     if engine_name(app.settings) != "procrastinate":
         raise ConfigError(
             "workers take jobs from the PostgreSQL task queue; this instance runs tasks in "

@@ -23,20 +23,19 @@ from connector.catalogue import (
     source_by_label_or_path,
     unique_targets,
 )
-from connector.dryrun import dry_run
+from connector.dryrun_queue import UNFINISHED as DRY_RUN_UNFINISHED
+from connector.dryrun_queue import get_dry_run
 from connector.errors import AlreadyRunningError, LaunchError
 from connector.mapping import TRANSFORMS, Entry, entry_from_dict, load_entries
 from connector.preview import preview
 from connector.reconcile import approve
-from inventory.db import read_only
 from inventory.errors import ConfigError, InvsyncError, NotFoundError
 from inventory.models import CustomField, Integration, SyncRun
 from inventory.statuses import SyncRunStatus
 from inventory.timeutil import utcnow
 from vault.keys import load_keyring
 from vault.store import Vault
-from web.appstate import app_state
-from web.background import start_sync
+from web.background import start_dry_run, start_sync
 from web.failures import status_of
 from web.http import db, instance_settings
 from web.security import current_account, requires
@@ -458,14 +457,29 @@ def run_now(name: str) -> Page:
 @bp.post("/integrations/<name>/dry-run")
 @requires("admin")
 def dry_run_page(name: str) -> Page:
-    """Read Lever and show what a real sync would change, writing nothing."""
+    """Queue a dry run for a worker and follow it on its page (refused at once when the
+    integration cannot be dry-run yet)."""
     integ = integrations.get(db(), name)
+    db().rollback()  # the dry run is recorded in a transaction of its own, before the hand-over
     try:
-        with read_only(app_state().sessions) as session:
-            report = dry_run(session, instance_settings(), name)
+        dry_run_id = start_dry_run(name)
     except InvsyncError as exc:
         return _show(integ, str(exc), status_of(exc))
-    return render_template("integrations/dry_run.html", integ=integ, report=report)
+    return redirect(url_for("integrations.dry_run_result", name=name, dry_run_id=dry_run_id))
+
+
+@bp.get("/integrations/<name>/dry-runs/<int:dry_run_id>")
+@requires("admin")
+def dry_run_result(name: str, dry_run_id: int) -> Page:
+    """A dry run: live while a worker reads Lever, then what a real sync would change."""
+    asked = get_dry_run(db(), dry_run_id)
+    integ = integrations.get(db(), name)
+    if asked.integration_id != integ.id:
+        raise NotFoundError(f"dry run {dry_run_id} is not a dry run of integration {name!r}")
+    return render_template(
+        "integrations/dry_run.html", integ=integ, asked=asked, report=asked.report,
+        live=asked.status in DRY_RUN_UNFINISHED,
+    )  # fmt: skip
 
 
 def _run_of(name: str, run_id: int) -> SyncRun:
@@ -484,6 +498,7 @@ def _run_context(run: SyncRun) -> dict[str, Any]:
         "reconcile": counts.get("reconcile"),
         "pending": len(run.pending or ()) if run.status == SyncRunStatus.HELD else 0,
         "approved_by": run.approved_by,
+        "worker": run.owner,  # which process ran it (hostname:pid): runs spread across workers
         "name": run.integration.name,
     }
 

@@ -32,8 +32,9 @@ from inventory.models import Workflow, WorkflowVersion
 from inventory.statuses import ApprovalStatus, WorkflowRunStatus
 from inventory.timeutil import iso
 from web.appstate import app_state
+from web.background import start_approval, start_workflow
 from web.failures import status_of
-from web.http import db, instance_settings
+from web.http import db
 from web.security import current_account, requires
 from workflows import approvals as approvals_service
 from workflows import definition, history, store
@@ -41,7 +42,7 @@ from workflows.blocks.api import METHODS
 from workflows.blocks.update import FIELDS
 from workflows.errors import WorkflowInvalid, WorkflowNotFound
 from workflows.registry import Registry
-from workflows.runner import RunOptions, run_workflow
+from workflows.runner import RunOptions
 
 bp = Blueprint("workflows", __name__)
 
@@ -49,6 +50,7 @@ Page = str | tuple[str, int]
 Answer = Response | tuple[Response, int]
 REPORT_RECORDS = 200  # records shown in a dry-run report; the run page has every step
 RUN_STEPS = 2000  # steps shown on a run page
+UNFINISHED = (WorkflowRunStatus.QUEUED, WorkflowRunStatus.RUNNING)  # a run page follows these
 STARTER: dict[str, Any] = {
     "name": "",
     "description": "",
@@ -446,17 +448,17 @@ def run_now(name: str) -> Answer:
 
 
 def _start_run(name: str, *, dry_run: bool) -> Answer:
-    """Run the workflow in this request; the report as JSON, or the run page for a form."""
-    db().rollback()  # the run opens its own sessions; this request holds no transaction
+    """Queue the run for a worker and answer at once: for the editor's script, the queued run
+    and where to follow it (it asks again until the run is done); for a form, the run page,
+    which shows the run live."""
+    db().rollback()  # the run is queued in a transaction of its own, before a worker takes it
     try:
-        summary = run_workflow(
-            app_state().sessions, instance_settings(), name, dry_run=dry_run, options=_run_options()
-        )
+        run_id = start_workflow(name, dry_run=dry_run)
     except InvsyncError as exc:
         return _refused(exc, name)
     if _wants_json():
-        return jsonify(_report(summary.run_id))
-    return redirect(url_for("workflows.run", name=name, run_id=summary.run_id))
+        return jsonify(_report(run_id)), 202
+    return redirect(url_for("workflows.run", name=name, run_id=run_id))
 
 
 def _report(run_id: int) -> dict[str, Any]:
@@ -466,7 +468,8 @@ def _report(run_id: int) -> dict[str, Any]:
     shown = records[:REPORT_RECORDS]
     url = url_for("workflows.run", name=detail["workflow"], run_id=run_id)
     ok = detail["status"] != WorkflowRunStatus.FAILED
-    return {**detail, "ok": ok, "url": url, "problems": [],
+    done = detail["status"] not in UNFINISHED
+    return {**detail, "ok": ok, "done": done, "url": url, "problems": [],
             "records": shown, "more_records": len(records) - len(shown)}  # fmt: skip
 
 
@@ -516,16 +519,21 @@ def _versions(workflow: Workflow) -> list[dict[str, Any]]:
 
 @bp.get("/workflows/<name>/runs/<int:run_id>")
 @requires("author")
-def run(name: str, run_id: int) -> str:
-    """One run with its steps: record, block, outcome and message."""
+def run(name: str, run_id: int) -> Answer | str:
+    """One run with its steps: record, block, outcome and message; live while it waits or goes.
+    Asked for JSON (the editor following a dry run), the run's report."""
     detail = history.run_detail(db(), run_id)
     if detail["workflow"] != name:
         raise WorkflowNotFound(f"workflow {name!r} has no run {run_id}")
+    if _wants_json():
+        return jsonify(_report(run_id))
     steps = detail.pop("steps")
     return render_template(
         "workflows/run.html",
         name=name,
         run=detail,
+        live=detail["status"] in UNFINISHED,
+        worker=history.run_owner(db(), run_id),  # which process walked it (hostname:pid)
         steps=steps[:RUN_STEPS],
         more_steps=max(0, len(steps) - RUN_STEPS),
     )
@@ -547,12 +555,10 @@ def approvals() -> str:
 @bp.post("/approvals/<int:approval_id>/approve")
 @requires("author")
 def approve(approval_id: int) -> Response:
-    """Approve a held change: run it for its record, then walk the record on."""
-    return _decide(
-        lambda: approvals_service.approve(
-            db(), instance_settings(), approval_id, decided_by=_me(), options=_run_options()
-        )
-    )
+    """Approve a held change: a worker sends it to Lever for its record and walks the record
+    on; the queue shows the approval as `approving` until then."""
+    db().rollback()  # the decision is recorded in a transaction of its own, before the hand-over
+    return _decide(lambda: start_approval(approval_id, decided_by=_me()))
 
 
 @bp.post("/approvals/<int:approval_id>/reject")
@@ -566,6 +572,13 @@ def reject(approval_id: int) -> Response:
     )
 
 
+def _decided(done: approvals_service.Decision) -> str:
+    """What a decision did, for the flash line."""
+    if done.status == ApprovalStatus.APPROVING:
+        return f"Approval {done.approval_id} approved: it is being sent to Lever."
+    return f"Approval {done.approval_id} {done.status}: {done.outcome}: {done.message}"
+
+
 def _decide(decision: Callable[[], approvals_service.Decision]) -> Response:
     """Decide an approval in the request's transaction and go back to the queue with what
     happened (a refused decision changes nothing)."""
@@ -575,6 +588,5 @@ def _decide(decision: Callable[[], approvals_service.Decision]) -> Response:
         db().rollback()
         flash(_line(exc), "error")
     else:
-        flash(f"Approval {done.approval_id} {done.status}: {done.outcome}: {done.message}",
-              "success")  # fmt: skip
+        flash(_decided(done), "success")
     return redirect(url_for("workflows.approvals"))

@@ -6,6 +6,7 @@ from flask.testing import FlaskClient
 
 from tests.conftest import run_reached
 from tests.web.api.conftest import Bearer, Headers, Sim, wait_for_run
+from tests.web.test_integrations import dry_run_finished
 from web.appstate import app_state
 
 
@@ -61,8 +62,15 @@ def test_a_dry_run_reports_what_would_change_and_changes_nothing(
     answer = client.post(
         f"/api/v1/integrations/{lever}/runs", headers=admin, json={"dry_run": True}
     )
-    assert answer.status_code == 200, answer.get_json()
-    report = answer.get_json()
+    assert answer.status_code == 202, answer.get_json()
+    asked = answer.get_json()
+    assert answer.headers["Location"] == f"/api/v1/dry-runs/{asked['dry_run_id']}"
+    assert asked["integration"] == lever and asked["status"] in ("queued", "running", "succeeded")
+    assert asked["report"] is None or asked["status"] == "succeeded", "a report once computed"
+    factory = app_state(client.application).sessions
+    assert dry_run_finished(factory, asked["dry_run_id"]) == "succeeded"
+    shown = client.get(answer.headers["Location"], headers=admin).get_json()
+    report = shown["report"]
     assert report["dry_run"] is True and report["fetched"] == 250
     assert client.get(f"/api/v1/integrations/{lever}/runs", headers=admin).get_json() == {
         "items": []

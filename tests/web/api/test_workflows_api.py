@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from tests.conftest import workflow_run_finished
 from tests.web.api.conftest import Bearer, Headers
+from web.appstate import app_state
 
 DEFINITION: dict[str, Any] = {
     "name": "lever-role",
@@ -56,13 +58,22 @@ def test_a_workflow_is_created_replaced_tried_and_activated(
     checked = client.post("/api/v1/workflows/lever-role/validate", headers=author)
     assert checked.get_json() == {"valid": True, "problems": []}
     tried = client.post("/api/v1/workflows/lever-role/dry-run", headers=author)
-    assert tried.status_code == 200, tried.get_json()
-    assert (tried.get_json()["dry_run"], tried.get_json()["matched"]) == (True, 0)
+    assert tried.status_code == 202, tried.get_json()
+    location = tried.headers["Location"]
+    assert location == f"/api/v1/workflow-runs/{tried.get_json()['run_id']}"
+    assert tried.get_json()["dry_run"] is True
+    assert workflow_run_finished(app_state(client.application).sessions,
+                                 tried.get_json()["run_id"]) == "succeeded"  # fmt: skip
+    done = client.get(location, headers=bearer("viewer")).get_json()
+    assert (done["status"], done["dry_run"], done["matched"]) == ("succeeded", True, 0)
     active = client.post("/api/v1/workflows/lever-role/activate", headers=author)
     assert active.get_json()["state"] == "active"
     viewer = bearer("viewer")
     runs = client.get("/api/v1/workflows/lever-role/runs", headers=viewer).get_json()["items"]
     assert [r["run_id"] for r in runs] == [tried.get_json()["run_id"]]
+    manual = client.post("/api/v1/workflows/lever-role/runs", headers=author)
+    assert manual.status_code == 202 and manual.get_json()["dry_run"] is False
+    assert manual.headers["Location"] == f"/api/v1/workflow-runs/{manual.get_json()['run_id']}"
     listed = client.get("/api/v1/workflows", headers=viewer).get_json()["items"]
     assert [(w["name"], w["state"], w["blocks"]) for w in listed] == [("lever-role", "active", 3)]
     stopped = client.post("/api/v1/workflows/lever-role/deactivate", headers=author)
@@ -105,5 +116,7 @@ def test_viewers_read_workflows_but_cannot_change_them(
     viewer = bearer("viewer")
     shown = client.get("/api/v1/workflows/lever-role", headers=viewer)
     assert shown.status_code == 200 and shown.get_json()["definition"]["name"] == "lever-role"
-    for path in ("/api/v1/workflows/lever-role/activate", "/api/v1/workflows/lever-role/dry-run"):
-        assert client.post(path, headers=viewer).status_code == 403
+    for action in ("activate", "dry-run", "runs"):
+        assert (
+            client.post(f"/api/v1/workflows/lever-role/{action}", headers=viewer).status_code == 403
+        )

@@ -712,6 +712,20 @@
     });
   }
 
+  // Ask for a queued run's report until a worker has finished it (a few minutes at most).
+  function follow(report, tries) {
+    tries = tries || 0;
+    if (report.done || !report.url || tries >= 300) { return Promise.resolve(report); }
+    say(report.status === "queued" ? "Dry run waiting for a worker…" : "Dry run in progress…");
+    return new Promise(function (resolve) { window.setTimeout(resolve, tries < 10 ? 300 : 1000); })
+      .then(function () {
+        return fetch(report.url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+          .then(function (response) { return response.ok ? response.json() : report; },
+                function () { return report; });
+      })
+      .then(function (next) { return follow(next, tries + 1); });
+  }
+
   // The URL of one of a stored workflow's actions.
   function workflowUrl(action) {
     return root.dataset.workflowsUrl + "/" + encodeURIComponent(state.name) + "/" + action;
@@ -773,12 +787,14 @@
   function dryRun() {
     return save().then(function (stored) {
       if (!stored) { return null; }
-      say("Dry run in progress…");
+      say("Dry run queued…");
       return post(workflowUrl("dry-run"), {}).then(function (report) {
         if (!report.records) { showProblems(report.problems || []); say("The dry run did not start."); return null; }
-        showReport(report);
-        say("Dry run done: nothing was changed.");
-        return report;
+        return follow(report).then(function (done) {
+          showReport(done);
+          say(done.done ? "Dry run done: nothing was changed." : "The dry run is still going: see its run page.");
+          return done;
+        });
       });
     });
   }
