@@ -5,7 +5,9 @@ The same jobs on real PostgreSQL with real worker processes are in tests/web/tes
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -23,6 +25,18 @@ from tests.web.test_background import Held
 from tests.web.test_workflows_web import simple, stored
 from web.tasks import ProcrastinateEngine, Runtime, queue_sync, queue_workflow_run, recover, tasks
 from workflows.runner import queue_workflow
+
+
+def off_the_loop(test: Callable[..., None]) -> Callable[..., None]:
+    """Run the test on a thread of its own: Procrastinate's sync calls need a thread with no
+    running event loop, and a browser test earlier in the same process leaves one running."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(test, *args, **kwargs).result()
+
+    return run
 
 
 @pytest.fixture
@@ -53,6 +67,7 @@ def jobs(app: App) -> list[dict[str, Any]]:
     return sorted(connector.jobs.values(), key=lambda job: job["id"])
 
 
+@off_the_loop
 def test_a_sync_waits_as_one_job_under_its_integrations_lock(
     runtime: Runtime, deferring: ProcrastinateEngine, memory: App, lever_sim: Sim
 ) -> None:
@@ -66,6 +81,7 @@ def test_a_sync_waits_as_one_job_under_its_integrations_lock(
     assert job["args"] == {"integration": "lever"}
 
 
+@off_the_loop
 def test_workflow_runs_wait_one_job_each_under_the_workflows_lock(
     runtime: Runtime, deferring: ProcrastinateEngine, memory: App
 ) -> None:
@@ -82,6 +98,7 @@ def test_workflow_runs_wait_one_job_each_under_the_workflows_lock(
                                                        f"workflow-run:{second}"]  # fmt: skip
 
 
+@off_the_loop
 def test_recovery_hands_over_every_run_that_waits_without_a_job(
     runtime: Runtime, memory: App, lever_sim: Sim
 ) -> None:
@@ -104,6 +121,7 @@ async def _recover(app: App, runtime: Runtime) -> None:
     await recover(app, runtime)
 
 
+@off_the_loop
 def test_a_worker_runs_a_queued_workflow_run_to_its_end(
     runtime: Runtime, deferring: ProcrastinateEngine, memory: App
 ) -> None:
@@ -115,6 +133,7 @@ def test_a_worker_runs_a_queued_workflow_run_to_its_end(
     assert job["status"] == "succeeded"
 
 
+@off_the_loop
 def test_a_dry_run_is_one_job_that_a_worker_turns_into_a_report(
     runtime: Runtime, deferring: ProcrastinateEngine, memory: App, lever_sim: Sim
 ) -> None:
