@@ -20,16 +20,16 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from sqlalchemy import Engine, create_engine, make_url, select, text
+from sqlalchemy import Engine, create_engine, func, make_url, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector import integrations, ledger
+from connector import integrations
 from connector.jobs import lever_client, run_sync
 from connector.lever.client import LeverClient
 from connector.lever.sim import ANCHOR_MS, LeverSimulator, SimulatorServer
@@ -37,7 +37,7 @@ from connector.reconcile import ReconcileOutcome, approve, reconcile
 from connector.sync import SyncEngine, SyncSummary
 from inventory.changelog import set_actor
 from inventory.db import init_db, make_engine, make_sessionmaker
-from inventory.models import Integration, SaasUser, SyncRun, WorkflowRun
+from inventory.models import Integration, Person, SaasUser, SyncRun, WorkflowRun
 from inventory.settings import Settings
 from inventory.timeutil import from_ms, utcnow
 from vault.keys import load_keyring
@@ -52,6 +52,7 @@ Sim = tuple[LeverSimulator, SimulatorServer]
 LAB_NOW = from_ms(ANCHOR_MS) + timedelta(hours=1)
 SMTP_LOGIN = "notices@example.com"
 SMTP_PASSWORD = "s3cret-Pass:w/rd%"
+T = TypeVar("T")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -215,8 +216,23 @@ def create_lever(
     smart-mapped and launched unless told not to."""
     with factory.begin() as session:
         Vault(session, load_keyring(settings)).add("lever-key", key, " ")
+    return add_integration(factory, "lever", url, smart=smart, launch=launch, **spec)
+
+
+def add_integration(
+    factory: sessionmaker[Session],
+    name: str,
+    url: str,
+    *,
+    smart: bool = True,
+    launch: bool = True,
+    **spec: Any,
+) -> Integration:
+    """Create an integration on the stored key 'lever-key' at `url`, unpaced; smart-mapped and
+    launched unless told not to."""
+    with factory.begin() as session:
         new = integrations.NewIntegration(
-            name="lever", credential="lever-key", base_url=url, max_rps=0, **spec
+            name=name, credential="lever-key", base_url=url, max_rps=0, **spec
         )
         integ = integrations.create(session, new)
         if smart:
@@ -446,16 +462,43 @@ def smtp_server() -> Iterator[Serve]:
         controller.stop()
 
 
-def run_finished(factory: sessionmaker[Session], run_id: int, timeout: float = 60.0) -> str:
-    """Poll the ledger until the run is neither queued nor running; its final status."""
+UNFINISHED = ("queued", "running")  # a run, workflow run, dry run that a worker still has
+
+
+def wait_for(
+    read: Callable[[], T], done: Callable[[T], bool], what: str, timeout: float = 30.0
+) -> T:
+    """Read again until `done` holds for what was read, and give that value; fail naming what
+    was awaited and what was last read once the timeout has passed."""
     deadline = time.monotonic() + timeout
     while True:
-        with factory() as session:
-            status = ledger.get_run(session, run_id).status
-        if status not in ("queued", "running"):
-            return status
-        assert time.monotonic() < deadline, f"run {run_id} still running after {timeout}s"
-        time.sleep(0.05)
+        value = read()
+        if done(value):
+            return value
+        assert time.monotonic() < deadline, f"after {timeout}s, still {value!r}: {what}"
+        time.sleep(0.02)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+    """Poll until the predicate holds, failing the test after the timeout."""
+    wait_for(predicate, bool, what or "timed out waiting", timeout)
+
+
+def status_of(factory: sessionmaker[Session], model: type[Any], row_id: int) -> str:
+    """A run's (sync run, workflow run, dry run, approval) status as committed now."""
+    with factory() as session:
+        return str(session.get_one(model, row_id).status)
+
+
+def people_count(factory: sessionmaker[Session]) -> int:
+    """How many people are committed."""
+    with factory() as session:
+        return session.scalar(select(func.count()).select_from(Person)) or 0
+
+
+def run_finished(factory: sessionmaker[Session], run_id: int, timeout: float = 60.0) -> str:
+    """Poll the ledger until the run is neither queued nor running; its final status."""
+    return finished(factory, SyncRun, run_id, timeout)
 
 
 def workflow_run_finished(
@@ -463,25 +506,22 @@ def workflow_run_finished(
 ) -> str:
     """Poll until a worker has finished the workflow run (neither queued nor running); its final
     status."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with factory() as session:
-            status = session.get_one(WorkflowRun, run_id).status
-        if status not in ("queued", "running"):
-            return status
-        assert time.monotonic() < deadline, f"workflow run {run_id} unfinished after {timeout}s"
-        time.sleep(0.05)
+    return finished(factory, WorkflowRun, run_id, timeout)
+
+
+def finished(
+    factory: sessionmaker[Session], model: type[Any], row_id: int, timeout: float = 60.0
+) -> str:
+    """Poll until a worker is done with the row (neither queued nor running); its final status."""
+    read = partial(status_of, factory, model, row_id)
+    what = f"{model.__tablename__} {row_id} to finish"
+    return wait_for(read, lambda status: status not in UNFINISHED, what, timeout)
 
 
 def run_reached(
-    factory: sessionmaker[Session], run_id: int, status: str, timeout: float = 30.0
-) -> None:
-    """Poll the ledger until the run is in that status (a worker took a queued run, say)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with factory() as session:
-            now = ledger.get_run(session, run_id).status
-        if now == status:
-            return
-        assert time.monotonic() < deadline, f"run {run_id} is {now}, not {status}, after {timeout}s"
-        time.sleep(0.02)
+    factory: sessionmaker[Session], run_id: int, status: str, timeout: float = 30.0,
+    model: type[Any] = SyncRun,
+) -> None:  # fmt: skip
+    """Poll until the run is in that status (a worker took a queued run, say)."""
+    read = partial(status_of, factory, model, run_id)
+    wait_for(read, lambda now: now == status, f"{model.__tablename__} {run_id} {status}", timeout)

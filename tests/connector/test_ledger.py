@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -22,10 +21,10 @@ from connector.errors import AlreadyRunningError
 from connector.jobs import run_sync
 from connector.sync import SyncSummary
 from inventory.errors import ConfigError, NotFoundError
-from inventory.models import Person, SyncRun
+from inventory.models import SyncRun
 from inventory.settings import Settings
 from inventory.timeutil import utcnow
-from tests.conftest import API_KEY, Gate, Sim
+from tests.conftest import API_KEY, Gate, Sim, people_count, wait_until
 
 LIST_KEYS = {
     "run_id", "integration", "trigger", "status", "started_at", "finished_at", "fetched",
@@ -48,20 +47,6 @@ def dead_pid() -> int:
     with subprocess.Popen(["true"]) as proc:
         proc.wait()
     return proc.pid
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Poll until the predicate holds, failing the test after the timeout."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
-
-
-def people_count(factory: sessionmaker[Session]) -> int:
-    """How many people are committed."""
-    with factory() as session:
-        return session.scalar(select(func.count()).select_from(Person)) or 0
 
 
 def runs_of(factory: sessionmaker[Session]) -> list[tuple[str, str | None]]:

@@ -6,9 +6,9 @@ Procrastinate workers are tested in tests/web/test_workers.py."""
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import func, select
@@ -17,15 +17,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector import integrations, ledger
 from connector.errors import AlreadyRunningError, NotLaunchedError
 from inventory.errors import NotFoundError
-from inventory.models import Person, WorkflowRun
+from inventory.models import WorkflowRun
 from inventory.settings import Settings
 from inventory.timeutil import utcnow
 from tests.conftest import (
     Gate,
     Sim,
+    add_integration,
     create_lever,
+    people_count,
     run_finished,
     run_reached,
+    wait_for,
+    wait_until,
     workflow_run_finished,
 )
 from tests.connector.test_ledger import runs_of
@@ -229,10 +233,7 @@ def test_a_sync_on_the_local_engine_queues_its_event_workflows(
     stored(runtime.sessions, chain(name="welcome", trigger={"type": "record_created"}), True)
     sync = queue_sync(runtime, local, "lever", "web")
     assert run_finished(runtime.sessions, sync) == "succeeded"
-    deadline = time.monotonic() + 30
-    while not (found := _workflow_runs(runtime.sessions)):
-        assert time.monotonic() < deadline, "the event's workflow run was never queued"
-        time.sleep(0.05)
+    found = wait_for(partial(_workflow_runs, runtime.sessions), bool, "the event's workflow run")
     (run_id, trigger), *_ = found
     assert trigger == "record_created"
     assert workflow_run_finished(runtime.sessions, run_id) == "succeeded"
@@ -261,28 +262,11 @@ def test_two_integrations_syncing_the_same_people_side_by_side_both_succeed(
     runtime: Runtime, local: LocalEngine, lever_sim: Sim, gate: Callable[[int], Gate]
 ) -> None:
     create_lever(runtime.sessions, runtime.settings, lever_sim[1].url)
-    with runtime.sessions.begin() as session:  # a second integration reading the same Lever
-        new = integrations.NewIntegration(
-            name="sandbox", credential="lever-key", base_url=lever_sim[1].url, max_rps=0
-        )
-        integ = integrations.create(session, new)
-        integrations.apply_smart_mapping(session, integ, None)
-        integrations.launch(integ)
+    add_integration(runtime.sessions, "sandbox", lever_sim[1].url)  # the same Lever again
     held = gate(2)  # each run's first page passes; their second pages wait
     runs = [queue_sync(runtime, local, name, "web") for name in ("lever", "sandbox")]
-    deadline = time.monotonic() + 30
-    while held.seen < 4:  # both runs hold a first page and wait for a second
-        assert time.monotonic() < deadline, "the two runs did not both start"
-        time.sleep(0.02)
-    while _people(runtime.sessions) < 100:  # a first page of people was committed
-        assert time.monotonic() < deadline, "no page of people was committed"
-        time.sleep(0.02)
+    wait_until(lambda: held.seen >= 4, what="both runs hold a first page, wait for a second")
+    wait_until(lambda: people_count(runtime.sessions) >= 100, what="a first page committed")
     held.open()
     assert [run_finished(runtime.sessions, run_id) for run_id in runs] == ["succeeded"] * 2
-    assert _people(runtime.sessions) == 250, "each person once, whoever wrote first"
-
-
-def _people(factory: sessionmaker[Session]) -> int:
-    """How many people are stored."""
-    with factory() as session:
-        return int(session.scalar(select(func.count()).select_from(Person)) or 0)
+    assert people_count(runtime.sessions) == 250, "each person once, whoever wrote first"

@@ -4,7 +4,6 @@ the Lever simulator over loopback, follow the run page; dry run, schedules, canc
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
 import pytest
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.models import DryRun, Person, SaasUser, SyncRun
-from tests.conftest import API_KEY, Gate, run_finished, run_reached
+from tests.conftest import API_KEY, Gate, finished, run_finished, run_reached
 from tests.web.conftest import SignIn, csrf_of
 
 Sim = tuple[LeverSimulator, SimulatorServer]
@@ -83,14 +82,7 @@ def dry_run(browser: FlaskClient, factory: sessionmaker[Session]) -> str:
 
 def dry_run_finished(factory: sessionmaker[Session], dry_run_id: int, timeout: float = 60.0) -> str:
     """Poll until a worker has computed the dry run; its final status."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with factory() as session:
-            status = session.get_one(DryRun, dry_run_id).status
-        if status not in ("queued", "running"):
-            return status
-        assert time.monotonic() < deadline, f"dry run {dry_run_id} unfinished after {timeout}s"
-        time.sleep(0.05)
+    return finished(factory, DryRun, dry_run_id, timeout)
 
 
 def count(factory: sessionmaker[Session], model: type) -> int:

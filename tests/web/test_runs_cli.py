@@ -16,14 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector import ledger
 from connector.jobs import run_sync
 from inventory.settings import Settings
-from tests.conftest import Gate, Sim
-from tests.connector.test_ledger import (
-    LIST_KEYS,
-    add_running_run,
-    people_count,
-    runs_of,
-    wait_until,
-)
+from tests.conftest import Gate, Sim, people_count, wait_until
+from tests.connector.test_ledger import LIST_KEYS, add_running_run, runs_of
 from tests.web.conftest import Proc, Run
 from tests.web.test_cli import assert_one_line_error
 

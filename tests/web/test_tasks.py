@@ -107,18 +107,13 @@ def test_recovery_hands_over_every_run_that_waits_without_a_job(
     held = Held(runtime)  # keeps the hand-overs: to the task queue, they are lost
     queue_sync(runtime, held, "lever", "web")  # recorded as waiting, the hand-over lost
     run_id = queue_workflow(runtime.sessions, runtime.settings, "wf")
-    asyncio.run(_recover(memory, runtime))
+    asyncio.run(recover(memory, runtime))  # one pass, as a worker runs it
     assert {(j["task_name"], str(sorted(j["args"].items()))) for j in jobs(memory)} == {
         ("invsync:sync", str([("integration", "lever")])),
         ("invsync:workflow", str([("run_id", run_id), ("workflow", "wf")])),
     }
-    asyncio.run(_recover(memory, runtime))
+    asyncio.run(recover(memory, runtime))  # one pass, as a worker runs it
     assert len(jobs(memory)) == 2, "what waits is handed over once"
-
-
-async def _recover(app: App, runtime: Runtime) -> None:
-    """One pass of the recovery task, as a worker runs it."""
-    await recover(app, runtime)
 
 
 @off_the_loop

@@ -8,7 +8,6 @@ import os
 import queue
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,16 +19,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import integrations, ledger
 from connector.lever.sim import LeverSimulator, SimulatorServer
-from inventory.models import Person, SaasUser, SyncRun, WorkflowRun
+from inventory.models import SaasUser, SyncRun, WorkflowRun
 from inventory.settings import Settings
 from tests.conftest import (
     API_KEY,
     Gate,
     Sim,
+    add_integration,
     create_lever,
+    people_count,
     run_finished,
     run_reached,
     sync_lever,
+    wait_for,
+    wait_until,
     workflow_run_finished,
 )
 from tests.web.conftest import Proc, Run, invsync_env
@@ -102,12 +105,6 @@ def _runs(factory: sessionmaker[Session]) -> list[tuple[int, str]]:
         return [(r.id, r.status) for r in session.scalars(select(SyncRun).order_by(SyncRun.id))]
 
 
-def _people(factory: sessionmaker[Session]) -> int:
-    """How many people are stored."""
-    with factory() as session:
-        return int(session.scalar(select(func.count()).select_from(Person)) or 0)
-
-
 @ON_POSTGRES
 def test_two_workers_and_five_simultaneous_run_nows_make_one_run(
     queued: Settings,
@@ -134,7 +131,7 @@ def test_two_workers_and_five_simultaneous_run_nows_make_one_run(
         assert status == 202 or (status == 409 and f"as run {run_id} " in body["error"]["message"])
     assert run_finished(session_factory, run_id) == "succeeded"
     assert _runs(session_factory) == [(run_id, "succeeded")]
-    assert _people(session_factory) == 250
+    assert people_count(session_factory) == 250
     assert all(w.poll() is None for w in workers), "the workers keep going"
 
 
@@ -181,7 +178,7 @@ def test_a_worker_killed_mid_run_leaves_a_failed_run_and_a_later_run_completes(
 
     second = queue_sync(runtime, engine_of, "lever", "web")
     assert run_finished(session_factory, second) == "succeeded"
-    assert _people(session_factory) == 250, "the later run completes the data"
+    assert people_count(session_factory) == 250, "the later run completes the data"
     assert _runs(session_factory) == [(first, "failed"), (second, "succeeded")]
 
 
@@ -204,7 +201,7 @@ def test_sigterm_lets_the_current_run_finish_then_the_worker_stops(
     held.open()
     assert worker.wait(60) == 0, worker.stderr and worker.stderr.read()
     assert run_finished(session_factory, run_id) == "succeeded"
-    assert _people(session_factory) == 250
+    assert people_count(session_factory) == 250
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -226,7 +223,7 @@ def test_the_scheduler_queues_due_runs_and_a_worker_runs_them(
     assert invsync("integration", "schedule", "lever", "--every", "1s").returncode == 0
     worker = start_worker(spawn, queue_env)
     scheduler = spawn("scheduler", "--renew-every", "1", env=queue_env)
-    first = _first_run(session_factory)
+    first = _first_id(session_factory, SyncRun)
     assert run_finished(session_factory, first) == "succeeded"
     scheduler.send_signal(signal.SIGTERM)
     assert scheduler.wait(30) == 0
@@ -237,16 +234,16 @@ def test_the_scheduler_queues_due_runs_and_a_worker_runs_them(
     assert "queued for a worker" in (scheduler.stderr.read() if scheduler.stderr else "")
 
 
-def _first_run(factory: sessionmaker[Session], timeout: float = 30.0) -> int:
-    """The id of the first run recorded, once there is one."""
-    deadline = time.monotonic() + timeout
-    while True:
+def _first_id(factory: sessionmaker[Session], model: type[Any]) -> int:
+    """The id of the first row of a kind of run recorded, once there is one."""
+
+    def first() -> int | None:
         with factory() as session:
-            found = session.scalar(select(SyncRun.id).order_by(SyncRun.id))
-        if found is not None:
-            return int(found)
-        assert time.monotonic() < deadline, "no run was recorded"
-        time.sleep(0.05)
+            return session.scalar(select(model.id).order_by(model.id))
+
+    found = wait_for(first, lambda i: i is not None, f"a first {model.__tablename__} row")
+    assert found is not None
+    return found
 
 
 # -- workflow runs as tasks ------------------------------------------------------------------
@@ -311,7 +308,7 @@ def test_a_sync_in_a_worker_hands_its_new_accounts_to_a_record_created_workflow_
     start_worker(spawn, queue_env)
     sync = queue_sync(Runtime(session_factory, queued), engine_of, "lever", "web")
     assert run_finished(session_factory, sync) == "succeeded"
-    flow = _first_workflow_run(session_factory)
+    flow = _first_id(session_factory, WorkflowRun)
     assert workflow_run_finished(session_factory, flow) == "succeeded"
     with session_factory() as session:
         run = session.get_one(WorkflowRun, flow)
@@ -320,18 +317,6 @@ def test_a_sync_in_a_worker_hands_its_new_accounts_to_a_record_created_workflow_
         )
         assert (run.trigger, run.matched) == ("record_created", active)
         assert run.record_ids is not None and len(run.record_ids) == 250, "every new account"
-
-
-def _first_workflow_run(factory: sessionmaker[Session], timeout: float = 30.0) -> int:
-    """The id of the first workflow run recorded, once there is one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with factory() as session:
-            found = session.scalar(select(WorkflowRun.id).order_by(WorkflowRun.id))
-        if found is not None:
-            return int(found)
-        assert time.monotonic() < deadline, "no workflow run was recorded"
-        time.sleep(0.05)
 
 
 @ON_POSTGRES
@@ -389,7 +374,7 @@ def test_a_worker_killed_mid_workflow_run_leaves_a_failed_run_and_a_later_run_co
     doomed = start_worker(spawn, queue_env, "--queues", "workflows")
     runtime = Runtime(session_factory, queued)
     first = queue_workflow_run(runtime, engine_of, "wf", dry_run=False, trigger="manual")
-    _workflow_run_reached(session_factory, first, "running")
+    run_reached(session_factory, first, "running", model=WorkflowRun)
     os.kill(doomed.pid, signal.SIGKILL)
     doomed.wait(10)
     held.open()
@@ -405,18 +390,6 @@ def test_a_worker_killed_mid_workflow_run_leaves_a_failed_run_and_a_later_run_co
         assert later.owner is not None and later.owner != dead.owner
 
 
-def _workflow_run_reached(factory: sessionmaker[Session], run_id: int, status: str) -> None:
-    """Poll until the workflow run is in that status (a worker took it)."""
-    deadline = time.monotonic() + 30
-    while True:
-        with factory() as session:
-            now = session.get_one(WorkflowRun, run_id).status
-        if now == status:
-            return
-        assert time.monotonic() < deadline, f"workflow run {run_id} is {now}, not {status}"
-        time.sleep(0.02)
-
-
 @ON_POSTGRES
 def test_two_integrations_syncing_the_same_people_on_two_workers_both_succeed(
     queued: Settings,
@@ -428,30 +401,16 @@ def test_two_integrations_syncing_the_same_people_on_two_workers_both_succeed(
     engine_of: ProcrastinateEngine,
 ) -> None:
     create_lever(session_factory, queued, lever_sim[1].url)
-    with session_factory.begin() as session:  # a second integration reading the same Lever
-        new = integrations.NewIntegration(
-            name="sandbox", credential="lever-key", base_url=lever_sim[1].url, max_rps=0
-        )
-        integ = integrations.create(session, new)
-        integrations.apply_smart_mapping(session, integ, None)
-        integrations.launch(integ)
+    add_integration(session_factory, "sandbox", lever_sim[1].url)  # the same Lever again
     held = gate(2)  # each run's first page passes; their second pages wait
     workers = [start_worker(spawn, queue_env), start_worker(spawn, queue_env)]
     runtime = Runtime(session_factory, queued)
     runs = [queue_sync(runtime, engine_of, name, "web") for name in ("lever", "sandbox")]
-    _until(lambda: held.seen >= 4, "both runs hold a first page and wait for a second")
-    _until(lambda: _people(session_factory) >= 100, "a first page of people was committed")
+    wait_until(lambda: held.seen >= 4, what="both runs hold a first page, wait for a second")
+    wait_until(lambda: people_count(session_factory) >= 100, what="a first page committed")
     held.open()
     assert [run_finished(session_factory, run_id) for run_id in runs] == ["succeeded"] * 2
-    assert _people(session_factory) == 250, "each person once, whoever wrote first"
+    assert people_count(session_factory) == 250, "each person once, whoever wrote first"
     with session_factory() as session:
         owners = {ledger.get_run(session, run_id).owner for run_id in runs}
     assert owners == {f"{os.uname().nodename}:{w.pid}" for w in workers}, "one run per worker"
-
-
-def _until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    """Poll until the condition holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"waited {timeout}s for: {what}"
-        time.sleep(0.02)

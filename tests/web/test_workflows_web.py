@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-import time
+from functools import partial
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector.ledger import owner_id
 from inventory.models import Approval
 from inventory.settings import Settings
-from tests.conftest import API_KEY, Sim, workflow_run_finished
+from tests.conftest import API_KEY, Sim, status_of, wait_for, workflow_run_finished
 from tests.web.conftest import SignIn, csrf_of
 from tests.workflows.conftest import DELETE, ROLE, chain
 from vault.keys import load_keyring
@@ -324,15 +324,11 @@ def test_approvals_are_approved_and_rejected_from_the_queue(
 
 def approval_sent(factory: sessionmaker[Session], approval_id: int, timeout: float = 30.0) -> str:
     """Poll until a worker has sent an accepted approval to Lever; its result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with factory() as session:
-            approval = session.get_one(Approval, approval_id)
-        if approval.status != "approving":
-            assert approval.status == "approved", approval.status
-            return approval.result or ""
-        assert time.monotonic() < deadline, f"approval {approval_id} not sent after {timeout}s"
-        time.sleep(0.05)
+    read = partial(status_of, factory, Approval, approval_id)
+    sent = wait_for(read, lambda status: status != "approving", "the approval sent", timeout)
+    assert sent == "approved", sent
+    with factory() as session:
+        return session.get_one(Approval, approval_id).result or ""
 
 
 # -- who may ---------------------------------------------------------------------------------

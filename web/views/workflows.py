@@ -457,16 +457,17 @@ def _start_run(name: str, *, dry_run: bool) -> Answer:
     except InvsyncError as exc:
         return _refused(exc, name)
     if _wants_json():
-        return jsonify(_report(run_id)), 202
+        return jsonify(_report(history.run_detail(db(), run_id))), 202
     return redirect(url_for("workflows.run", name=name, run_id=run_id))
 
 
-def _report(run_id: int) -> dict[str, Any]:
-    """A run as the editor shows it: its counts and, per record, each block's outcome."""
-    detail = history.run_detail(db(), run_id)
-    records = _by_record(detail.pop("steps"))
+def _report(detail: dict[str, Any]) -> dict[str, Any]:
+    """A run (as `history.run_detail` reads it) as the editor shows it: its counts and, per
+    record, each block's outcome."""
+    records = _by_record(detail["steps"])
     shown = records[:REPORT_RECORDS]
-    url = url_for("workflows.run", name=detail["workflow"], run_id=run_id)
+    detail = {k: v for k, v in detail.items() if k != "steps"}
+    url = url_for("workflows.run", name=detail["workflow"], run_id=detail["run_id"])
     ok = detail["status"] != WorkflowRunStatus.FAILED
     done = detail["status"] not in UNFINISHED
     return {**detail, "ok": ok, "done": done, "url": url, "problems": [],
@@ -526,7 +527,7 @@ def run(name: str, run_id: int) -> Answer | str:
     if detail["workflow"] != name:
         raise WorkflowNotFound(f"workflow {name!r} has no run {run_id}")
     if _wants_json():
-        return jsonify(_report(run_id))
+        return jsonify(_report(detail))
     steps = detail.pop("steps")
     return render_template(
         "workflows/run.html",
