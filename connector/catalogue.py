@@ -54,20 +54,65 @@ PERSON_TARGETS: tuple[TargetField, ...] = (
     TargetField("status"),
 )
 
+# What a hire from Lever offers to map (`connector.hires.record`); offer fields are also under
+# `offer.<identifier>` for custom mappings.
+HIRE_FIELDS: tuple[SourceField, ...] = (
+    SourceField("Opportunity id", "opportunity_id"),
+    SourceField("Candidate name", "candidate_name"),
+    SourceField("Personal email", "personal_email"),
+    SourceField("Job title", "job_title"),
+    SourceField("Anticipated start date", "start_date", "date"),
+    SourceField("Department", "department"),
+    SourceField("Team", "team"),
+    SourceField("Location", "location"),
+    SourceField("Direct manager", "manager_id"),
+    SourceField("Posting id", "posting_id"),
+    SourceField("Posting title", "posting_title"),
+    SourceField("Hired at", "hired_at", "datetime"),
+)
+
+# The People fields a hire fills. The work email (and the username, which is the work email)
+# comes from the integration's email format; `manager` takes a Lever user id, resolved to the
+# manager's person.
+HIRE_TARGETS: tuple[TargetField, ...] = (
+    TargetField("first_name"),
+    TargetField("last_name"),
+    TargetField("full_name", required=True),
+    TargetField("role", required=True),
+    TargetField("job_title"),
+    TargetField("personal_email"),
+    TargetField("department"),
+    TargetField("location"),
+    TargetField("start_date", "date", required=True),
+    TargetField("manager"),
+)
+
 CUSTOM_PREFIX = "custom."
 
 
-def source_by_label_or_path(text: str) -> SourceField:
+def source_by_label_or_path(
+    text: str, fields: tuple[SourceField, ...] = LEVER_FIELDS
+) -> SourceField:
     """Resolve what a user typed: a catalogue label ("Job title") or a path ("jobTitle", "a.b")."""
     folded = text.strip().casefold()
-    for field in LEVER_FIELDS:
+    for field in fields:
         if folded in (field.label.casefold(), field.path.casefold()):
             return field
     return SourceField(text.strip(), text.strip())
 
 
 def person_target(name: str) -> TargetField | None:
-    """The built-in People target of that name, if any."""
+    """The built-in People target of that name (a hire's included), if any."""
+    return next((t for t in (*PERSON_TARGETS, *HIRE_TARGETS) if t.name == name), None)
+
+
+def hire_only(name: str) -> bool:
+    """Whether a target is one only a hire fills (a Lever user has no start date)."""
+    return any(t.name == name for t in HIRE_TARGETS) and person_target_of_users(name) is None
+
+
+def person_target_of_users(name: str) -> TargetField | None:
+    """The People target a Lever users integration may fill, if any."""
     return next((t for t in PERSON_TARGETS if t.name == name), None)
 
 

@@ -6,7 +6,8 @@ InvsyncError                       (inventory.errors) root of every invsync erro
  │    │    ├── MappingError        a mapping entry is malformed, or maps a record to unusable values
  │    │    ├── LaunchError         an integration is not ready to leave draft
  │    │    └── NotLaunchedError    an integration is a draft or paused, so it may not sync
- │    └── ScheduleError            a schedule cannot be used as typed
+ │    ├── ScheduleError            a schedule cannot be used as typed
+ │    └── EmailFormatError         an integration's work-email format cannot be used as typed
  └── ConnectorError                root of this package; `.status` is Lever's HTTP status or None
       ├── AlreadyRunningError      a run of the integration is going already (exit code 4)
      ├── NotQueuedError           the waiting run a worker was to start was cancelled meanwhile
@@ -22,7 +23,12 @@ InvsyncError                       (inventory.errors) root of every invsync erro
       ├── RetriableError           RETRY: transient (429, 5xx, network, timeout, invalid JSON);
       │                            the client retries these itself, then raises
       │                            LeverUnavailableError
-      └── RecordError              SKIP: one record failed validation (`.key`); note it, carry on
+      ├── RecordError              SKIP: one record failed validation (`.key`); note it, carry on
+      │    └── HireError           a hire lacks what a person needs (no signed offer, no start
+      │                            date): the event fails, naming what to fix in Lever, and
+      │                            can be run again
+      └── WebhookRefused           401: a webhook's signature, time or token is refused;
+           └── WebhookMalformed    400: its body is not Lever's (nothing stored either way)
 
 `http_status` is what invsync's own web app and API answer with: 400 for a setting to fix, 409
 for a run already going, and 502 for whatever Lever did (401, 403 and 404 from Lever included:
@@ -253,4 +259,33 @@ class ScheduleError(ConfigError):
     """A schedule cannot be used as typed; the message shows how to write it."""
 
     exit_code = ExitCode.USAGE
+    http_status = 400
+
+
+class EmailFormatError(ConfigError):
+    """A work-email format cannot be used as typed; the message shows how to write it."""
+
+    exit_code = ExitCode.USAGE
+    http_status = 400
+
+
+class HireError(RecordError):
+    """A hire lacks what a person needs; the message names what to fix in Lever."""
+
+    exit_code = ExitCode.FAILED
+    http_status = 502
+
+
+class WebhookRefused(ConnectorError):
+    """A webhook request refused before anything is stored: its signature does not match, its
+    time is stale, or its token was seen before."""
+
+    exit_code = ExitCode.FAILED
+    http_status = 401
+
+
+class WebhookMalformed(WebhookRefused):
+    """A webhook request whose body is not Lever's webhook body; nothing is stored."""
+
+    exit_code = ExitCode.FAILED
     http_status = 400

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -16,8 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector import schedules
-from connector.catalogue import LEVER_FIELDS, PERSON_TARGETS, unique_targets
+from connector.catalogue import (
+    HIRE_FIELDS,
+    HIRE_TARGETS,
+    LEVER_FIELDS,
+    PERSON_TARGETS,
+    hire_only,
+    unique_targets,
+)
 from connector.errors import LaunchError, MappingError, NotLaunchedError
+from connector.hires.email import check_format
+from connector.hires.signature import DEFAULT_MAX_AGE
 from connector.mapping import Entry, load_entries, merge, parse_assignment, smart_mapping
 from inventory.errors import AlreadyExistsError, ConfigError, NotFoundError
 from inventory.models import Credential, CustomField, Integration
@@ -25,7 +34,10 @@ from inventory.rules import FieldSpec, parse_rule
 from inventory.timeutil import iso, utcnow
 from inventory.upsert import Preference
 
-CONNECTORS = {"lever": "Lever"}
+HIRES = "lever-hires"
+# Connector name → the SaaS app it reads. `lever` syncs Lever users; `lever-hires` makes
+# pre-start people of Lever hires (connector.hires).
+CONNECTORS = {"lever": "Lever", HIRES: "Lever"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -47,14 +59,21 @@ class NewIntegration:
     max_deactivate: int | None = None
     contacts: tuple[str, ...] = ()
     login_activity: str | None = None
+    # lever-hires only
+    email_format: str | None = None
+    webhook_secret: str | None = None
+    poll: bool = True
+    webhook_max_age: float = DEFAULT_MAX_AGE
 
 
 LOGIN_ACTIVITY = ("audit-events",)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 UPDATABLE = (
     "credential", "base_url", "saas_users", "preference", "max_rps", "default_role", "filters",
-    "deactivate_missing", "max_deactivate", "contacts", "login_activity",
+    "deactivate_missing", "max_deactivate", "contacts", "login_activity", "email_format",
+    "webhook_secret", "poll", "webhook_max_age",
 )  # fmt: skip
+HIRE_OPTIONS = ("email_format", "webhook_secret", "poll", "webhook_max_age")
 
 
 def lever_field_specs() -> dict[str, FieldSpec]:
@@ -65,19 +84,20 @@ def lever_field_specs() -> dict[str, FieldSpec]:
 def create(session: Session, spec: NewIntegration) -> Integration:
     """Add a draft integration after checking every setting a user typed."""
     _check_new(session, spec)
+    hires = spec.connector == HIRES
     integ = Integration(
         name=spec.name,
         connector=spec.connector,
         credential_name=spec.credential,
         base_url=spec.base_url.rstrip("/"),
-        saas_users=spec.saas_users,
+        saas_users=spec.saas_users and not hires,
         preference=_preference(spec.preference).value,
         sync_keys=[spec.sync_key],
         mapping=[],
         filters=spec.filters,
-        options={"max_rps": spec.max_rps, "default_role": spec.default_role},
+        options=_options(spec),
         state="draft",
-        deactivate_missing=spec.saas_users
+        deactivate_missing=spec.saas_users and not hires
         if spec.deactivate_missing is None
         else spec.deactivate_missing,
         max_deactivate=spec.max_deactivate,
@@ -87,6 +107,32 @@ def create(session: Session, spec: NewIntegration) -> Integration:
     session.add(integ)
     session.flush()
     return integ
+
+
+def _options(spec: NewIntegration) -> dict[str, Any]:
+    """The settings kept in `options`: pacing and role, and a hires integration's own."""
+    options: dict[str, Any] = {"max_rps": spec.max_rps, "default_role": spec.default_role}
+    if spec.connector == HIRES:
+        options |= {name: getattr(spec, name) for name in HIRE_OPTIONS}
+    return options
+
+
+def _check_hires(session: Session, spec: NewIntegration) -> None:
+    """A hires integration's own settings: email format, webhook secret, webhook age."""
+    if spec.connector != HIRES:
+        if spec.email_format is not None or spec.webhook_secret is not None:
+            raise ConfigError(
+                f"--email-format and --webhook-secret are settings of --connector {HIRES}"
+            )
+        return
+    if spec.email_format is not None:
+        check_format(spec.email_format)
+    if spec.webhook_secret is not None:
+        _require_credential(session, spec.webhook_secret)
+    if spec.webhook_max_age <= 0:
+        raise ConfigError("--webhook-max-age must be more than 0 seconds")
+    if spec.filters is not None or spec.login_activity is not None:
+        raise ConfigError("filters and login activity are settings of --connector lever")
 
 
 # Names that are pages of their own under /integrations/ in the web app.
@@ -115,6 +161,7 @@ def _check_new(session: Session, spec: NewIntegration) -> None:
     if spec.filters is not None:
         parse_rule(spec.filters, lever_field_specs())
     _check_lifecycle(spec.max_deactivate, spec.contacts, spec.login_activity)
+    _check_hires(session, spec)
 
 
 def _check_lifecycle(
@@ -147,6 +194,7 @@ def update(session: Session, integ: Integration, changes: dict[str, Any]) -> Int
     if spec.filters is not None:
         parse_rule(spec.filters, lever_field_specs())
     _check_lifecycle(spec.max_deactivate, spec.contacts, spec.login_activity)
+    _check_hires(session, spec)
     _apply(integ, spec)
     return integ
 
@@ -161,6 +209,7 @@ def _as_spec(integ: Integration) -> NewIntegration:
         default_role=integ.options.get("default_role", "Employee"), filters=integ.filters,
         deactivate_missing=integ.deactivate_missing, max_deactivate=integ.max_deactivate,
         contacts=tuple(integ.contacts or ()), login_activity=integ.login_activity,
+        **{name: integ.options[name] for name in HIRE_OPTIONS if name in integ.options},
     )  # fmt: skip
 
 
@@ -170,7 +219,7 @@ def _apply(integ: Integration, spec: NewIntegration) -> None:
     integ.base_url = spec.base_url.rstrip("/")
     integ.saas_users = spec.saas_users
     integ.preference = _preference(spec.preference).value
-    integ.options = {**integ.options, "max_rps": spec.max_rps, "default_role": spec.default_role}
+    integ.options = {**integ.options, **_options(spec)}
     integ.filters = spec.filters
     integ.deactivate_missing = bool(spec.deactivate_missing)
     integ.max_deactivate = spec.max_deactivate
@@ -225,7 +274,10 @@ def apply_smart_mapping(
 ) -> list[Entry]:
     """Replace the mapping with what smart mapping proposes, creating the custom fields it needs."""
     role = default_role or integ.options.get("default_role") or "Employee"
-    proposal = smart_mapping(CONNECTORS[integ.connector], role)
+    if integ.connector == HIRES:
+        proposal = smart_mapping(CONNECTORS[integ.connector], role, HIRE_FIELDS, HIRE_TARGETS)
+    else:
+        proposal = smart_mapping(CONNECTORS[integ.connector], role)
     kept = [e for e in load_entries(integ.mapping) if e.is_stamp]
     ensure_custom_fields(session, proposal.custom_fields)
     return _store_mapping(integ, proposal.entries + kept, default_role=role)
@@ -235,10 +287,36 @@ def apply_assignments(
     session: Session, integ: Integration, assignments: Iterable[str]
 ) -> list[Entry]:
     """Change mapping lines from `TARGET=SOURCE` texts; custom targets get their field created."""
-    changes = [parse_assignment(a) for a in assignments]
+    hires = integ.connector == HIRES
+    changes = [parse_assignment(a, HIRE_FIELDS if hires else LEVER_FIELDS) for a in assignments]
+    check_targets(integ, [c if isinstance(c, str) else c.target for c in changes])
     entries = merge(load_entries(integ.mapping), changes)
     ensure_custom_fields(session, [e.custom_name for e in entries if e.custom_name])
     return _store_mapping(integ, entries)
+
+
+def check_targets(integ: Integration, targets: Iterable[str]) -> None:
+    """Refuse a target only a hire fills (start_date, department…) on a Lever users integration."""
+    if integ.connector == HIRES:
+        return
+    for target in targets:
+        if hire_only(target):
+            raise MappingError(f"{target} is filled by hires: map it on a {HIRES} integration")
+
+
+def apply_defaults(integ: Integration, pairs: Iterable[str]) -> list[Entry]:
+    """Set (or with `TARGET=` drop) the default of mapped fields from `TARGET=VALUE` texts."""
+    entries = {e.target: e for e in load_entries(integ.mapping)}
+    for text in pairs:
+        target, sep, value = text.partition("=")
+        target = target.strip()
+        if not sep or target not in entries:
+            raise MappingError(
+                f"cannot set a default from {text!r}: write TARGET=VALUE for a mapped TARGET "
+                f"(mapped: {', '.join(entries) or 'nothing yet'})"
+            )
+        entries[target] = replace(entries[target], default=value.strip() or None)
+    return _store_mapping(integ, list(entries.values()))
 
 
 def _store_mapping(integ: Integration, entries: list[Entry], **options: Any) -> list[Entry]:
@@ -265,12 +343,24 @@ def missing_for_launch(integ: Integration) -> list[str]:
         mapped = {e.target for e in load_entries(integ.mapping)}
     except MappingError as exc:
         return [str(exc)]
+    if integ.connector == HIRES:
+        return _missing_for_hires(integ, mapped)
     missing = [f"map {t.name}" for t in PERSON_TARGETS if t.required and t.name not in mapped]
     for key in integ.sync_keys or ["(none)"]:
         if key not in unique_targets():
             missing.append(f"put the sync key on a unique field (not {key!r}; use email)")
         elif key not in mapped:
             missing.append(f"map the sync key field {key}")
+    return missing
+
+
+def _missing_for_hires(integ: Integration, mapped: set[str]) -> list[str]:
+    """What a hires integration needs: its mapped targets and a work-email format."""
+    missing = [f"map {t.name}" for t in HIRE_TARGETS if t.required and t.name not in mapped]
+    if not integ.options.get("email_format"):
+        missing.append("set the work-email format (--email-format '{first}.{last}@example.com')")
+    if not integ.options.get("poll", True) and not integ.options.get("webhook_secret"):
+        missing.append("turn polling on (--poll) or give the webhook's --webhook-secret")
     return missing
 
 

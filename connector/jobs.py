@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector import integrations, ledger
 from connector.activity import read_login_activity
 from connector.errors import AlreadyRunningError, NotQueuedError
+from connector.hires.apply import HiringReader
+from connector.hires.poll import poll_hires
 from connector.lever.client import LeverClient
 from connector.notify import NOTICE_STATUSES, notify_run
 from connector.reconcile import reconcile
@@ -296,8 +298,13 @@ def _run(job: _Job, started: _Started) -> SyncSummary:
         run = session.get_one(SyncRun, started.run_id)
         set_actor(session, "integration", integ.name, run.id)
         with job.client_factory(integ, started.secret) as client:
-            summary = _read(job, session, integ, run, client)
-            if summary.complete_read:
+            if integ.connector == integrations.HIRES:
+                summary = poll_hires(
+                    session, integ, run, HiringReader(client), job.now, session.commit
+                )
+            else:
+                summary = _read(job, session, integ, run, client)
+            if summary.complete_read and integ.connector != integrations.HIRES:
                 _after_read(job, session, integ, run, client, summary)
             run.counts = {**run.counts, "lever": client.stats}
         session.commit()

@@ -1,7 +1,8 @@
 """Mappings: People target ← source path, constant or template, with an optional transform.
 
 A mapping is stored on the integration as a JSON list of entries, each
-`{"target": T, "path": P | "constant": C | "template": "{a} {b}", "transform": X}`.
+`{"target": T, "path": P | "constant": C | "template": "{a} {b}", "transform": X,
+"default": D}`, the default standing in when the source gives nothing.
 `Mapper` compiles the entries once per run into plain getters, because it runs on every record.
 """
 
@@ -16,8 +17,10 @@ from typing import Any
 from connector.catalogue import (
     CUSTOM_PREFIX,
     LEVER_FIELDS,
+    PERSON_TARGETS,
     SYNC_TIME,
     SourceField,
+    TargetField,
     person_target,
     source_by_label_or_path,
 )
@@ -78,6 +81,7 @@ class Entry:
     constant: Any = None
     template: str | None = None
     transform: str | None = None
+    default: Any = None  # used when the source gives nothing (None or an empty string)
 
     @property
     def is_stamp(self) -> bool:
@@ -100,6 +104,8 @@ class Entry:
             doc["constant"] = self.constant
         if self.transform:
             doc["transform"] = self.transform
+        if self.default is not None:
+            doc["default"] = self.default
         return doc
 
     def describe(self) -> str:
@@ -110,7 +116,8 @@ class Entry:
             source = f"template:{self.template}"
         else:
             source = f"const:{self.constant}"
-        return source + (f" | {self.transform}" if self.transform else "")
+        source += f" | {self.transform}" if self.transform else ""
+        return source + (f" (default {self.default})" if self.default is not None else "")
 
 
 def _label_for(path: str) -> str:
@@ -131,7 +138,10 @@ def entry_from_dict(doc: Mapping[str, Any]) -> Entry:
             f"mapping for {target!r}: unknown transform {transform!r} "
             f"(use one of {', '.join(sorted(TRANSFORMS))})"
         )
-    entry = Entry(target, doc.get("path"), doc.get("constant"), doc.get("template"), transform)
+    entry = Entry(
+        target, doc.get("path"), doc.get("constant"), doc.get("template"), transform,
+        doc.get("default"),
+    )  # fmt: skip
     _check_stamp(entry)
     return entry
 
@@ -143,7 +153,8 @@ def _check_target(target: str) -> None:
     if person_target(target) is None:
         raise MappingError(
             f"unknown target field {target!r}: use a People field "
-            "(username, email, first_name, last_name, full_name, role, job_title, status) "
+            "(username, email, first_name, last_name, full_name, role, job_title, status; "
+            "for hires also personal_email, department, location, start_date, manager) "
             "or custom.NAME"
         )
 
@@ -157,7 +168,7 @@ def _check_stamp(entry: Entry) -> None:
         )
 
 
-def parse_assignment(text: str) -> Entry | str:
+def parse_assignment(text: str, fields: tuple[SourceField, ...] = LEVER_FIELDS) -> Entry | str:
     """Parse `TARGET=SOURCE[|transform]` from the command line; `TARGET=` alone means unmap.
 
     SOURCE is a catalogue label or a path, `const:VALUE`, or `template:TEXT WITH {path}`.
@@ -175,7 +186,7 @@ def parse_assignment(text: str) -> Entry | str:
     if source.startswith("template:"):
         return entry_from_dict({"target": target, "template": source[9:]})
     source, _, transform = source.partition("|")
-    path = source_by_label_or_path(source).path
+    path = source_by_label_or_path(source, fields).path
     return entry_from_dict({"target": target, "path": path, "transform": transform.strip()})
 
 
@@ -226,7 +237,16 @@ def _as_text(value: Any) -> Any:
 
 
 def _compile(entry: Entry) -> Getter:
-    """One entry as a single function of the record."""
+    """One entry as a single function of the record, falling back on its default."""
+    get = _compile_source(entry)
+    default = entry.default
+    if default is None:
+        return get
+    return lambda rec: default if (value := get(rec)) is None or value == "" else value
+
+
+def _compile_source(entry: Entry) -> Getter:
+    """One entry's source (and transform) as a single function of the record."""
     if entry.template is not None:
         base = _template(entry.template)
     elif entry.path is not None:
@@ -287,7 +307,19 @@ _RECOGNISED: dict[str, list[str | tuple[str, str]]] = {
     ],
     "full_name": ["fullname", "name", "displayname"],
     "job_title": ["jobtitle", "title", "position"],
+    # what a hire from Lever fills (connector.catalogue.HIRE_TARGETS)
+    "personal_email": ["personalemail"],
+    "department": ["department", "dept"],
+    "location": ["location", "office"],
+    "start_date": ["startdate", "anticipatedstartdate"],
+    "manager": ["managerid", "directmanager", "manager"],
 }
+for _target in ("first_name", "last_name"):
+    _RECOGNISED[_target].append(("candidatename", _target))
+_RECOGNISED["full_name"].append("candidatename")
+
+
+_MAPPABLE = ("string", "date")
 
 
 def _norm(text: str) -> str:
@@ -296,11 +328,9 @@ def _norm(text: str) -> str:
 
 
 def _find_source(fields: Iterable[SourceField], name: str) -> SourceField | None:
-    """The string-typed source whose path or label folds to `name`."""
-    return next(
-        (f for f in fields if f.type == "string" and name in (_norm(f.path), _norm(f.label))),
-        None,
-    )
+    """The string- or date-typed source whose path or label folds to `name`."""
+    wanted = (f for f in fields if f.type in _MAPPABLE)
+    return next((f for f in wanted if name in (_norm(f.path), _norm(f.label))), None)
 
 
 def _propose(fields: list[SourceField], target: str) -> Entry | None:
@@ -314,11 +344,14 @@ def _propose(fields: list[SourceField], target: str) -> Entry | None:
 
 
 def smart_mapping(
-    app: str, default_role: str, fields: Iterable[SourceField] = LEVER_FIELDS
+    app: str,
+    default_role: str,
+    fields: Iterable[SourceField] = LEVER_FIELDS,
+    targets: Iterable[TargetField] = PERSON_TARGETS,
 ) -> SmartMapping:
     """Propose a mapping from field names and types; the app's id goes to a custom "<App> ID"."""
-    catalogue = list(fields)
-    entries = [e for t in _RECOGNISED if (e := _propose(catalogue, t)) is not None]
+    catalogue, wanted = list(fields), {t.name for t in targets}
+    entries = [e for t in _RECOGNISED if t in wanted and (e := _propose(catalogue, t)) is not None]
     entries.append(Entry("role", constant=default_role))
     custom: list[str] = []
     if (ident := _find_source(catalogue, "id")) is not None:

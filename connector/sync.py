@@ -72,6 +72,9 @@ class SyncSummary:
     error_samples: list[tuple[str, str]] = field(default_factory=list)
     reconcile: dict[str, Any] | None = None
     login_activity: dict[str, Any] | None = None
+    # a hires poll: the people it hired ("hired") and those whose start date came ("started"),
+    # for the shell to hand to person_hired / person_started workflows
+    hires: dict[str, list[int]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON shape: snake_case keys, ISO-8601 UTC timestamps."""

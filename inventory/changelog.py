@@ -54,7 +54,7 @@ BOOKKEEPING_COLUMNS = frozenset(
         "fingerprint",
     }
 )
-ACTOR_KINDS = ("integration", "workflow", "web", "cli", "system")
+ACTOR_KINDS = ("integration", "event", "workflow", "web", "cli", "system")
 OBJECT_TYPES = ("person", "saas_user")
 _ACTOR = "invsync.changelog.actor"
 _CHUNK = 500

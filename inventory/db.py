@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 # The newest migration in inventory/migrations/versions/; a test checks it against Alembic's
 # view, so a command can check the schema without loading Alembic.
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0011"
 
 # What migration 0005 adds beside the models: FTS5 tables (and their shadow tables) on SQLite,
 # trigram and "C"-collation indexes on PostgreSQL. Schema comparisons leave them out.

@@ -3,13 +3,14 @@ integrations and their sync runs."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -23,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from inventory.statuses import (
     ApprovalStatus,
     DryRunStatus,
+    HireEventStatus,
     PersonStatus,
     SaasUserStatus,
     SyncRunStatus,
@@ -50,6 +52,7 @@ class Person(Base):
     """A People record, matched by its sync key (email, case-insensitive)."""
 
     __tablename__ = "people"
+    __table_args__ = (Index("ix_people_opportunity_id", "opportunity_id", unique=True),)
 
     id: Mapped[intpk]
     email: Mapped[str] = mapped_column(String(320))
@@ -67,6 +70,14 @@ class Person(Base):
     last_synced_at: Mapped[opt_timestamp]
     last_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     fingerprint: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # What a hire from Lever brings (migration 0010); a person from Lever users leaves them empty.
+    personal_email: Mapped[free_text]
+    department: Mapped[free_text]
+    location: Mapped[free_text]
+    start_date: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
+    manager_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # a person's id
+    # The Lever opportunity a pre-start person was hired from: the key of a hire's record.
+    opportunity_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     saas_users: Mapped[list[SaasUser]] = relationship(back_populates="person")
 
@@ -265,7 +276,8 @@ class SchedulerLease(Base):
 
 
 class Workflow(Base):
-    """A workflow over one object type (SaaS users): blocks and edges, draft until activated."""
+    """A workflow over one object type (SaaS users or people): blocks and edges, draft until
+    activated."""
 
     __tablename__ = "workflows"
 
@@ -309,7 +321,8 @@ class WorkflowRun(Base):
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     matched: Mapped[int] = mapped_column(Integer, default=0)
     outcomes: Mapped[json_doc] = mapped_column(default=dict)
-    # the SaaS users an event run walks (record_created / record_deactivated); none: the criteria
+    # the records an event run walks: SaaS users (record_created / record_deactivated) or people
+    # (person_hired / person_started); none: the criteria select them
     record_ids: Mapped[Any | None] = mapped_column(JSON, nullable=True)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     owner: Mapped[str | None] = mapped_column(String(255), nullable=True)  # hostname:pid walking it
@@ -344,6 +357,7 @@ class WorkflowStep(Base):
     id: Mapped[intpk]
     run_id: Mapped[int] = mapped_column(ForeignKey("workflow_runs.id"), index=True)
     saas_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    person_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # a people workflow's
     record_key: Mapped[str | None] = mapped_column(String(320), nullable=True)
     block_id: Mapped[str] = mapped_column(String(100))
     outcome: Mapped[str] = mapped_column(String(30))
@@ -431,3 +445,33 @@ class SavedView(Base):
     name: Mapped[str] = mapped_column(String(200))
     query: Mapped[str] = mapped_column(Text)
     created_at: Mapped[timestamp]
+
+
+class HireEvent(Base):
+    """A hiring event from Lever (a signed webhook, or a hire found by polling), kept with what
+    processing it did, so an admin sees every event and can run a failed one again."""
+
+    __tablename__ = "hire_events"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "token", name="uq_hire_events_token"),
+        CheckConstraint(check_sql("status", HireEventStatus), name="ck_hire_events_status"),
+    )
+
+    id: Mapped[intpk]
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id"), index=True)
+    source: Mapped[str] = mapped_column(String(20))  # webhook or poll
+    event: Mapped[str] = mapped_column(String(60))
+    opportunity_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    # Lever's token of a webhook (refused when seen twice), or poll:<opportunity>:<archived ms>
+    token: Mapped[str] = mapped_column(String(200))
+    triggered_at: Mapped[opt_timestamp]
+    received_at: Mapped[timestamp]
+    payload: Mapped[json_doc] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default=HireEventStatus.QUEUED)
+    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)  # e.g. a numbered email
+    person_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    owner: Mapped[str | None] = mapped_column(String(255), nullable=True)  # hostname:pid
+    processed_at: Mapped[opt_timestamp]

@@ -4,7 +4,9 @@ Every list is sorted by one column and then by id, so the order is total and a p
 (the last row's sort value and id) says exactly where the next page starts; no OFFSET is used,
 and on a column that is never null the cursor is a row-value comparison an index on the sort
 key seeks straight to, so a deep page costs what the first one does. Text sorts ignore ASCII
-case. Nulls sort last in both directions. The search text `q` is split into words and every
+case. Nulls sort last in both directions (a start date that is not known yet, say). A person's
+`manager_email` is the email of the person their `manager_id` names, joined in (null when none
+or when that person is gone). The search text `q` is split into words and every
 word must appear (ignoring case) in one of the searched fields: full name, first name, last name
 or email for people; name or email for SaaS users. The functions take a Session and never commit.
 
@@ -28,7 +30,7 @@ import binascii
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
@@ -66,6 +68,7 @@ __all__ = [
     "iter_saas_users",
     "list_people",
     "list_saas_users",
+    "manager_email_of",
     "people_fields",
     "person_detail",
     "person_to_dict",
@@ -83,6 +86,8 @@ _AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"
 _people = Person.__table__.c
 _users = SaasUser.__table__.c
 _apps = SaasApp.__table__.c
+# A person's manager is another person: the list of people joins the table to itself.
+_managers = Person.__table__.alias("manager")
 
 PEOPLE_COLUMNS: Mapping[str, ColumnElement[Any]] = MappingProxyType(
     {
@@ -99,8 +104,13 @@ PEOPLE_COLUMNS: Mapping[str, ColumnElement[Any]] = MappingProxyType(
             "created_at",
             "updated_at",
             "last_synced_at",
+            "personal_email",
+            "department",
+            "location",
+            "start_date",
         )
     }
+    | {"manager_email": _managers.c.email}
 )
 SAAS_USER_COLUMNS: Mapping[str, ColumnElement[Any]] = MappingProxyType(
     {
@@ -137,8 +147,9 @@ class Page:
 # --- JSON shapes -----------------------------------------------------------------------------
 
 
-def person_to_dict(p: Person) -> dict[str, Any]:
-    """A person in the stable JSON shape of lists and exports."""
+def person_to_dict(p: Person, manager_email: str | None = None) -> dict[str, Any]:
+    """A person in the stable JSON shape of lists and exports, with their manager's email (which
+    the caller looks up: the lists join it in, `manager_email_of` reads one)."""
     return {
         "username": p.username,
         "email": p.email,
@@ -152,7 +163,19 @@ def person_to_dict(p: Person) -> dict[str, Any]:
         "created_at": iso(p.created_at),
         "updated_at": iso(p.updated_at),
         "last_synced_at": iso(p.last_synced_at),
+        "start_date": p.start_date.isoformat() if p.start_date else None,
+        "department": p.department,
+        "location": p.location,
+        "personal_email": p.personal_email,
+        "manager_email": manager_email,
     }
+
+
+def manager_email_of(session: Session, person: Person) -> str | None:
+    """The email of the person's manager, if they have one on record."""
+    if person.manager_id is None:
+        return None
+    return session.scalar(select(Person.email).where(Person.id == person.manager_id))
 
 
 def saas_user_to_dict(u: SaasUser, app_name: str, person_email: str | None) -> dict[str, Any]:
@@ -226,8 +249,10 @@ def _nullable(columns: Mapping[str, ColumnElement[Any]], *more: str) -> frozense
 
 
 def _people_select(key: ColumnElement[Any]) -> Select[Any]:
-    """People with their sort key."""
-    return select(Person, key.label("sort_key"))
+    """People with their manager's email and their sort key, in one query."""
+    return select(Person, _managers.c.email, key.label("sort_key")).outerjoin(
+        _managers, Person.manager_id == _managers.c.id
+    )
 
 
 def _saas_users_select(key: ColumnElement[Any]) -> Select[Any]:
@@ -246,10 +271,10 @@ _PEOPLE = _Source(
     search=("full_name", "first_name", "last_name", "email"),
     id_column=_people.id,
     search_table="people_search",
-    nullable=_nullable(PEOPLE_COLUMNS),
+    nullable=_nullable(PEOPLE_COLUMNS, "manager_email"),
     json_column=_people.custom,
     base=_people_select,
-    to_dict=lambda row: person_to_dict(row[0]),
+    to_dict=lambda row: person_to_dict(row[0], row[1]),
     ids=lambda row: {"id": row[0].id},
 )
 _SAAS_USERS = _Source(
@@ -577,7 +602,8 @@ def person_detail(session: Session, person_id: int) -> dict[str, Any]:
         .order_by(func.lower(SaasApp.name), SaasUser.email_key, SaasUser.id)
     ).all()
     users = [{"id": u.id, **saas_user_to_dict(u, app, person.email)} for u, app in accounts]
-    return {"id": person.id, **person_to_dict(person), "saas_users": users}
+    manager = manager_email_of(session, person)
+    return {"id": person.id, **person_to_dict(person, manager), "saas_users": users}
 
 
 def saas_user_detail(session: Session, user_id: int, app: str | None = None) -> dict[str, Any]:
@@ -603,9 +629,9 @@ def saas_user_detail(session: Session, user_id: int, app: str | None = None) -> 
 
 
 def _encode_cursor(row: _AnyRow) -> str:
-    """Urlsafe base64 of JSON [sort value, id], datetimes to the microsecond."""
+    """Urlsafe base64 of JSON [sort value, id], datetimes to the microsecond, dates as days."""
     value = row.sort_key
-    if isinstance(value, datetime):
+    if isinstance(value, date):
         value = value.isoformat()
     text = json.dumps([value, row[0].id], separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
@@ -633,6 +659,8 @@ def _cursor_value(value: Any, kind: str) -> Any:
         if moment.tzinfo is None:
             raise ValueError(value)
         return moment
+    if kind == "date" and isinstance(value, str):
+        return date.fromisoformat(value)
     if kind == "string" and isinstance(value, str):
         return value
     if kind == "number" and isinstance(value, int | float) and not isinstance(value, bool):

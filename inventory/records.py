@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, object_mapper
 from inventory.changelog import ChangeBatch
 from inventory.models import Person, SaasUser
 
-__all__ = ["add_records", "set_fields", "update_saas_users"]
+__all__ = ["add_person", "add_records", "set_fields", "update_saas_users"]
 
 _CHUNK = 500
 # Each model's object type in the change log, and the attribute that names a record there.
@@ -44,6 +44,13 @@ def add_records(session: Session, objs: Sequence[Person | SaasUser], now: dateti
         values = {attr.key: getattr(obj, attr.key) for attr in object_mapper(obj).column_attrs}
         batch.created(_KINDS[type(obj)][0], obj.id, values)
     batch.write(session)
+
+
+def add_person(session: Session, values: Mapping[str, Any], now: datetime) -> Person:
+    """Add one person (a hire from Lever, say) with these column values and log its create."""
+    person = Person(**values, created_at=now, updated_at=now)
+    add_records(session, [person], now)
+    return person
 
 
 def set_fields(

@@ -14,7 +14,7 @@ Operators and their semantics:
   are plain characters. An empty value matches every non-null text.
 * ``is_empty`` / ``is_not_empty`` — null or ``""`` (for non-text fields: null).
 * ``gt`` / ``lt`` — strictly greater / less than a number or an ISO-8601 datetime (a datetime
-  without an offset is read as UTC).
+  without an offset is read as UTC), or for a date field an ISO-8601 date (``YYYY-MM-DD``).
 * ``older_than_days N`` — a non-null datetime earlier than ``now - N days``;
   ``newer_than_days N`` — a non-null datetime at or after ``now - N days`` (future ones too).
 
@@ -22,6 +22,11 @@ Null and type rules: ``ne`` and ``not_in`` are the exact negations of ``eq`` and
 are true on a null field (unless the value names null); every other test is false on null.
 A text test is false on a value that is not text, a number test on a value that is not a number,
 a datetime test on a value that is neither a datetime nor an ISO-8601 string. ``not`` negates.
+
+Date fields (a calendar day, such as a start date) take ``eq`` / ``ne`` / ``in`` / ``not_in``
+(on a day), ``gt`` / ``lt`` (after / before a day; two of them make a between) and the emptiness
+tests. Their values are ISO-8601 dates, read as dates when the rule is parsed with field specs or
+compiled to SQL; a record's date may be a `date` or ISO-8601 date text.
 ``{"all": []}`` is true and ``{"any": []}`` is false.
 
 Fields are column names; ``custom.<name>`` reads a custom field (``record["custom"][name]`` in
@@ -47,8 +52,8 @@ import math
 import operator
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeAlias, cast
 
 from sqlalchemy import String, and_, false, literal, not_, or_, true
@@ -81,7 +86,7 @@ __all__ = [
     "to_doc",
 ]
 
-FIELD_TYPES = ("string", "datetime", "number", "bool")
+FIELD_TYPES = ("string", "datetime", "date", "number", "bool")
 CUSTOM_PREFIX = "custom."
 MAX_DEPTH = 32
 MAX_DAYS = 100_000
@@ -89,6 +94,7 @@ MAX_DAYS = 100_000
 _KIND_NOUN = {
     "string": "text",
     "datetime": "a datetime",
+    "date": "a date",
     "number": "a number",
     "bool": "true or false",
 }
@@ -197,6 +203,7 @@ def _parse_condition(
     condition = Condition(field, op, _parse_value(op, doc, (*path, "value")))
     kind = _field_kind(field, fields)
     if kind is not None:
+        condition = _typed(condition, kind, path)
         _check_kind(condition, kind, path)
     return condition
 
@@ -301,6 +308,32 @@ def _check_kind(condition: Condition, kind: str, path: Path) -> None:
         raise _error((*path, "value"), f"{field!r} holds {noun}, so {op!r} needs {noun} too")
 
 
+def _typed(condition: Condition, kind: str, path: Path) -> Condition:
+    """The condition with a date field's values read as dates (other kinds are left as parsed)."""
+    if kind != "date" or condition.op not in _KIND_OPS["date"]:
+        return condition
+    if condition.op in _LIST_OPS:
+        value: Any = tuple(_read_date(condition.op, v, path) for v in condition.value)
+    elif condition.op in _NO_VALUE_OPS:
+        return condition
+    else:
+        value = _read_date(condition.op, condition.value, path)
+    return replace(condition, value=value)
+
+
+def _read_date(op: str, value: Any, path: Path) -> date | None:
+    """A date value: a date, ISO-8601 date text, or a datetime at midnight UTC (how `gt` and `lt`
+    read a bare date); null stays null."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, datetime) and _aware(value).time() == time():
+        return _aware(value).date()
+    found = _as_date(value)
+    if found is None:
+        raise _error((*path, "value"), f"{op!r} needs a date as YYYY-MM-DD, got {value!r}")
+    return found
+
+
 def _values(condition: Condition) -> Iterable[Any]:
     """The values a condition compares against (none for is_empty or the *_days operators)."""
     if condition.op in _LIST_OPS:
@@ -316,6 +349,8 @@ def _fits(kind: str, value: Any) -> bool:
         return True
     if kind == "number":
         return _is_number(value)
+    if kind == "date":
+        return isinstance(value, date) and not isinstance(value, datetime)
     expected = {"string": str, "datetime": datetime, "bool": bool}[kind]
     return isinstance(value, expected)
 
@@ -338,6 +373,8 @@ def _column_kind(column: ColumnElement[Any]) -> str:
         return "bool"
     if issubclass(python_type, datetime):
         return "datetime"
+    if issubclass(python_type, date):
+        return "date"
     return "number" if issubclass(python_type, int | float) else "string"
 
 
@@ -454,6 +491,20 @@ def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _as_date(value: Any) -> date | None:
+    """A date, or ISO-8601 date text read as one; anything else (a datetime too) is None."""
+    if isinstance(value, datetime):
+        return None
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 def _as_datetime(value: Any) -> datetime | None:
     """A datetime, or an ISO-8601 string read as one, as aware UTC; anything else is None."""
     if isinstance(value, datetime):
@@ -472,6 +523,8 @@ def _py_eq(actual: Any, value: Any, now: datetime | None = None) -> bool:
         return actual is None
     if isinstance(value, str):
         return isinstance(actual, str) and _fold(actual) == _fold(value)
+    if isinstance(value, date):
+        return _as_date(actual) == value
     if isinstance(value, bool):
         return isinstance(actual, bool) and actual == value
     return _is_number(actual) and bool(actual == value)
@@ -499,6 +552,9 @@ def _py_compare(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any, datetim
         if isinstance(bound, datetime):
             moment = _as_datetime(actual)
             return moment is not None and test(moment, bound)
+        if isinstance(bound, date):
+            day = _as_date(actual)
+            return day is not None and test(day, bound)
         return _is_number(actual) and test(actual, bound)
 
     return compare
@@ -602,6 +658,7 @@ def _compile_condition(
 ) -> ColumnElement[bool]:
     """Compile a leaf after checking the column can take the test."""
     target = _target(condition.field, context, (*path, "field"))
+    condition = _typed(condition, target.kind, path)
     _check_kind(condition, target.kind, path)
     return _OPS[condition.op].sql(target, condition.value, context.now)
 
@@ -718,9 +775,9 @@ class _Op:
 
 
 _ANY_KIND = frozenset(FIELD_TYPES)
-_LISTABLE = frozenset({"string", "number", "bool"})
+_LISTABLE = frozenset({"string", "date", "number", "bool"})
 _TEXT = frozenset({"string"})
-_ORDERED = frozenset({"number", "datetime"})
+_ORDERED = frozenset({"number", "datetime", "date"})
 _TIME = frozenset({"datetime"})
 _OPS: dict[str, _Op] = {
     "eq": _Op(_parse_scalar, _ANY_KIND, _py_eq, _sql_eq),
@@ -767,7 +824,12 @@ def _condition_doc(field: str, op: str, value: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {"field": field, "op": op}
     if op in _NO_VALUE_OPS:
         return doc
-    if isinstance(value, datetime):
-        value = iso(value) if value.microsecond % 1000 == 0 else value.isoformat()
-    doc["value"] = list(value) if isinstance(value, tuple) else value
+    doc["value"] = [_doc_value(v) for v in value] if isinstance(value, tuple) else _doc_value(value)
     return doc
+
+
+def _doc_value(value: Any) -> Any:
+    """A value as JSON: datetimes as ISO-8601 UTC, dates as YYYY-MM-DD, the rest as it is."""
+    if isinstance(value, datetime):
+        return iso(value) if value.microsecond % 1000 == 0 else value.isoformat()
+    return value.isoformat() if isinstance(value, date) else value

@@ -34,6 +34,9 @@ class Settings:
     metrics_public: bool = False
     task_engine: str = "auto"
     retry_stalled: bool = False
+    # The address Lever reaches this instance at (https://invsync.example.com), for the webhook
+    # URL the hires page shows; without it, the address the admin's browser used.
+    public_url: str | None = None
 
     @property
     def secret_key_file(self) -> Path:
@@ -71,6 +74,7 @@ class Settings:
             "metrics_public",
             "task_engine",
             "retry_stalled",
+            "public_url",
         ):
             raw = env.get(ENV_PREFIX + name.upper())
             if raw:

@@ -1,8 +1,9 @@
-"""Dashboard numbers: counts, SaaS users by role and status, sync runs per day, idle accounts.
+"""Dashboard numbers: counts, SaaS users by role and status, sync runs per day, idle accounts,
+and the pre-start people about to start.
 
 Every number is aggregated by the database (COUNT … GROUP BY), so the cost does not grow with
-the Python side of the inventory. Days are UTC calendar days; the time is a parameter. The
-functions take a Session and never commit.
+the Python side of the inventory; the upcoming starts are one bounded read. Days are UTC calendar
+days; the time is a parameter. The functions take a Session and never commit.
 """
 
 from __future__ import annotations
@@ -13,23 +14,27 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Date, Select, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from inventory.models import Approval, Integration, Person, SaasApp, SaasUser, SyncRun, Workflow
-from inventory.statuses import ApprovalStatus, SaasUserStatus
+from inventory.statuses import ApprovalStatus, PersonStatus, SaasUserStatus
 
 __all__ = [
     "IDLE_DAYS",
     "RUN_OUTCOMES",
+    "UPCOMING_DAYS",
     "Counts",
     "Dashboard",
     "DayRuns",
     "Idle",
+    "Start",
+    "Upcoming",
     "counts",
     "dashboard",
     "idle_users",
     "runs_per_day",
+    "upcoming_starts",
     "users_by_role",
     "users_by_status",
 ]
@@ -38,6 +43,9 @@ DEFAULT_APP = "Lever"
 IDLE_DAYS = (90, 180, 365)
 # How a run's status is shown on the runs chart: anything not named here counts as "other".
 RUN_OUTCOMES = ("succeeded", "completed_with_errors", "failed", "other")
+# The upcoming starts are those of the next 30 UTC days: today and the 29 after it.
+UPCOMING_DAYS = 30
+UPCOMING_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,28 @@ class Idle:
 
 
 @dataclass(frozen=True)
+class Start:
+    """A pre-start person due to start soon, with their manager's name and email."""
+
+    person_id: int
+    email: str
+    full_name: str | None
+    start_date: date
+    department: str | None
+    location: str | None
+    manager_name: str | None
+    manager_email: str | None
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """The soonest upcoming starts, and whether there are more than these."""
+
+    starts: list[Start]
+    more: bool
+
+
+@dataclass(frozen=True)
 class Dashboard:
     """Everything the dashboard shows, read at one moment."""
 
@@ -82,6 +112,7 @@ class Dashboard:
     by_status: dict[str, int]
     runs: list[DayRuns]
     idle: Idle
+    upcoming: Upcoming
 
 
 def dashboard(session: Session, now: datetime, app: str = DEFAULT_APP) -> Dashboard:
@@ -92,6 +123,7 @@ def dashboard(session: Session, now: datetime, app: str = DEFAULT_APP) -> Dashbo
         by_status=users_by_status(session, app),
         runs=runs_per_day(session, now),
         idle=idle_users(session, now, app),
+        upcoming=upcoming_starts(session, now.astimezone(UTC).date()),
     )
 
 
@@ -184,3 +216,23 @@ def idle_users(
     query = select(*columns, never).where(_of_app(app), SaasUser.status == "active")
     *idle, unseen = (int(n) for n in session.execute(query).one())
     return Idle(dict(zip(days, idle, strict=True)), unseen)
+
+
+def upcoming_starts(
+    session: Session, today: date, days: int = UPCOMING_DAYS, limit: int = UPCOMING_SHOWN
+) -> Upcoming:
+    """Pre-start people whose start date is within `days` days from `today` (today is day 0, so
+    day `days` is out), soonest first; at most `limit` of them, in one query."""
+    manager = aliased(Person, name="manager")
+    query = (
+        select(Person.id.label("person_id"), Person.email, Person.full_name, Person.start_date,
+               Person.department, Person.location, manager.full_name.label("manager_name"),
+               manager.email.label("manager_email"))
+        .outerjoin(manager, Person.manager_id == manager.id)
+        .where(Person.status == PersonStatus.PRE_START)
+        .where(Person.start_date >= today, Person.start_date < today + timedelta(days=days))
+        .order_by(Person.start_date, Person.id)
+        .limit(limit + 1)
+    )  # fmt: skip
+    starts = [Start(**row._mapping) for row in session.execute(query)]
+    return Upcoming(starts[:limit], len(starts) > limit)

@@ -12,6 +12,7 @@ from enum import StrEnum
 __all__ = [
     "ApprovalStatus",
     "DryRunStatus",
+    "HireEventStatus",
     "PersonStatus",
     "SaasUserStatus",
     "SyncRunStatus",
@@ -26,6 +27,8 @@ class PersonStatus(StrEnum):
 
     ACTIVE = "active"
     DEACTIVATED = "deactivated"
+    PRE_START = "pre_start"  # hired in Lever, before the start date
+    CANCELLED = "cancelled"  # the hire was archived or deleted in Lever before the start date
 
 
 class SaasUserStatus(StrEnum):
@@ -54,6 +57,16 @@ class DryRunStatus(StrEnum):
 
     QUEUED = "queued"
     RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class HireEventStatus(StrEnum):
+    """Where a hiring event is: waiting for a worker, being processed, done, or failed (an admin
+    can run it again once the cause is fixed in Lever)."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
 

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -242,6 +242,37 @@ def add_integration(
     return integ
 
 
+WEBHOOK_TOKEN = "lever-webhook-signature-token-7c1e"
+EMAIL_FORMAT = "{first}.{last}@example.com"
+
+
+def create_hires(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    url: str,
+    *,
+    name: str = "hires",
+    webhook_token: str | None = WEBHOOK_TOKEN,
+    email_format: str | None = EMAIL_FORMAT,
+    launch: bool = True,
+    **spec: Any,
+) -> Integration:
+    """A `lever-hires` integration on the stored key 'lever-key' (stored here unless it is
+    already), its webhook's signature token as the credential 'lever-webhook'; smart-mapped and
+    launched unless told not to."""
+    with factory.begin() as session:
+        vault = Vault(session, load_keyring(settings))
+        if "lever-key" not in {c.name for c in vault.list()}:
+            vault.add("lever-key", API_KEY, " ")
+        if webhook_token is not None:
+            vault.add("lever-webhook", webhook_token, " ")
+    secret = "lever-webhook" if webhook_token is not None else None
+    return add_integration(
+        factory, name, url, launch=launch, connector=integrations.HIRES,
+        email_format=email_format, webhook_secret=secret, **spec,
+    )  # fmt: skip
+
+
 def sync_lever(factory: sessionmaker[Session], settings: Settings) -> SyncSummary:
     """One sync of 'lever' with instant retries."""
     client = partial(lever_client, sleep=no_sleep)
@@ -431,6 +462,11 @@ class Mailbox:
         ok = login == SMTP_LOGIN and auth_data.password.decode() == SMTP_PASSWORD
         self.logins.append((login, ok))
         return AuthResult(success=ok, handled=False)
+
+
+def mailing(settings: Settings, port: int) -> Settings:
+    """The settings with notices sent to the SMTP server on that loopback port."""
+    return replace(settings, smtp_url=f"smtp://127.0.0.1:{port}?from=invsync@example.com")
 
 
 def free_port() -> int:

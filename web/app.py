@@ -28,10 +28,12 @@ BLUEPRINTS = (
     "web.views.lists",
     "web.views.credentials",
     "web.views.integrations",
+    "web.views.hires",
     "web.views.workflows",
     "web.views.reports",
     "web.views.admin",
     "web.views.ops",
+    "web.views.hooks",
     "web.api",
 )
 MAX_UPLOAD = 5 * 1024 * 1024

@@ -10,12 +10,16 @@ while a run waits is answered with that run; workflow runs each wait their turn.
 from __future__ import annotations
 
 from connector.dryrun_queue import queue_dry_run
+from connector.hires.events import integration_name, rerun
 from inventory.db import transaction
 from web.appstate import AppState, app_state
 from web.tasks import Runtime, TaskEngine, queue_sync, queue_workflow_run
 from workflows.approvals import Decision, accept, approval_workflow
 
-__all__ = ["start_approval", "start_dry_run", "start_sync", "start_workflow"]
+__all__ = [
+    "rerun_hire_event", "start_approval", "start_dry_run", "start_hire_event", "start_sync",
+    "start_workflow",
+]  # fmt: skip
 
 
 def start_sync(name: str, *, trigger: str = "web") -> int:
@@ -51,6 +55,19 @@ def start_dry_run(name: str) -> int:
         dry_run_id = queue_dry_run(session, name)
     _engine(state).defer_dry_run(dry_run_id)  # after the commit: a worker sees it
     return dry_run_id
+
+
+def start_hire_event(event_id: int, integration: str) -> None:
+    """Hand a stored (committed) hiring event to the app's task engine."""
+    _engine(app_state()).defer_hire_event(event_id, integration)
+
+
+def rerun_hire_event(event_id: int) -> None:
+    """Queue a finished hiring event again (refused while it waits or runs) and hand it over."""
+    state = app_state()
+    with transaction(state.sessions) as session:
+        name = integration_name(session, rerun(session, event_id))
+    _engine(state).defer_hire_event(event_id, name)  # after the commit: a worker sees it
 
 
 def _runtime(state: AppState) -> Runtime:

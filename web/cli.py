@@ -33,6 +33,7 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "people": ("web.commands.lists",),
     "saas-users": ("web.commands.lists", "web.commands.imports"),
     "runs": ("web.commands.runs",),
+    "hires": ("web.commands.hires",),
     "changes": ("web.commands.changes",),
     "scheduler": ("web.commands.schedule",),
     "workflow": ("web.commands.workflow",),

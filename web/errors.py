@@ -2,7 +2,8 @@
 
 InvsyncError (inventory.errors)
  ├── ConfigError
- │    └── AccountError        an account or token request is invalid (name taken…) (HTTP 400)
+ │    ├── AccountError        an account or token request is invalid (name taken…) (HTTP 400)
+ │    └── HookClosedError     a webhook came for an integration that is a draft or paused (409)
  └── AuthError               not signed in, or a wrong name, password or token (HTTP 401)
       ├── LoginThrottledError too many failed sign-ins for a name; says when to try again (429)
       └── ForbiddenError      signed in, but the role does not allow it (HTTP 403)
@@ -39,3 +40,10 @@ class ForbiddenError(AuthError):
 
     exit_code = ExitCode.USAGE
     http_status = 403
+
+
+class HookClosedError(ConfigError):
+    """A webhook for an integration that does not take events now (a draft, or paused)."""
+
+    exit_code = ExitCode.USAGE
+    http_status = 409

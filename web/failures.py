@@ -35,7 +35,7 @@ def init_app(app: Flask) -> None:
 
 def _respond(status: int, message: str, details: object = None) -> Response | tuple[str, int]:
     """The error as the API envelope or as a page, depending on where the request went."""
-    if request.path.startswith("/api/"):
+    if request.path.startswith(("/api/", "/hooks/")):
         return error_response(status, message, details)
     return render_template("error.html", status=status, message=message), status
 

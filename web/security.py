@@ -38,12 +38,14 @@ __all__ = [
     "requires",
     "sign_in",
     "sign_out",
+    "signed",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC = "public"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ROLE_ATTR = "invsync_required_role"
+_SIGNED_ATTR = "invsync_signed"
 
 
 def requires(role: str) -> Callable[[F], F]:
@@ -59,6 +61,14 @@ def requires(role: str) -> Callable[[F], F]:
 def public(view: F) -> F:
     """Mark a view anyone may use, signed in or not (the sign-in page, static files)."""
     setattr(view, _ROLE_ATTR, PUBLIC)
+    return view
+
+
+def signed(view: F) -> F:
+    """Mark a view that callers reach without an account or a CSRF token because the view
+    checks a signature on each request itself (Lever's webhooks)."""
+    setattr(view, _ROLE_ATTR, PUBLIC)
+    setattr(view, _SIGNED_ATTR, True)
     return view
 
 
@@ -153,7 +163,7 @@ def _guard() -> Response | None:
     account = current_account()
     if account is None and need != PUBLIC and _is_api():
         raise AuthError("sign in first: send 'Authorization: Bearer TOKEN'")
-    if request.method in UNSAFE and not by_token:
+    if request.method in UNSAFE and not by_token and not getattr(view, _SIGNED_ATTR, False):
         _check_csrf()
     if need == PUBLIC:
         return None

@@ -13,6 +13,10 @@ waiting run". Both say the same per integration:
 - at most one runs: the ledger's unique index on running runs, and Procrastinate's lock
   `sync:NAME`.
 
+Hiring events (a `lever-hires` integration's webhooks, and reruns) are tasks of the `syncs`
+queue under the lock `hires:NAME`: one integration's events go one after another, so two events
+of one hire never race to create its person.
+
 Workflow runs are tasks of the `workflows` queue: the ledger's `queued` workflow run carries
 what to walk (version, dry run, an event's records) and the job only "walk run N"; the lock
 `workflow:NAME` has a workflow's runs go one after another, and a queueing lock per run keeps
@@ -42,12 +46,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector.dryrun_queue import close_dead_dry_runs, queued_dry_runs, run_queued_dry_run
 from connector.errors import AlreadyRunningError
-from connector.jobs import close_stale_runs, enqueue_sync, waiting_integrations
+from connector.hires.apply import CREATED
+from connector.hires.events import close_dead_events, queued_events
+from connector.hires.process import run_event
+from connector.jobs import close_stale_runs, enqueue_sync, lever_client, waiting_integrations
+from connector.ledger import owner_id
 from inventory.db import transaction
 from inventory.errors import InvsyncError
 from inventory.settings import Settings
 from inventory.timeutil import utcnow
-from web.jobs import HandOver, waiting_sync_with_events
+from web.jobs import HandOver, hand_person_events, waiting_sync_with_events
 from workflows.approvals import approvals_to_send, send_approved
 from workflows.runner import (
     close_dead_runs,
@@ -107,6 +115,9 @@ class TaskEngine(Protocol):
 
     def defer_dry_run(self, dry_run_id: int) -> None:
         """Have a queued dry run computed by a worker."""
+
+    def defer_hire_event(self, event_id: int, integration: str) -> None:
+        """Have a stored hiring event processed by a worker."""
 
     def depth(self) -> dict[str, int]:
         """Jobs waiting, by queue."""
@@ -181,6 +192,16 @@ def approval_task(context: JobContext, approval_id: int, workflow: str) -> None:
     send_approval(_runtime(context), approval_id, workflow)
 
 
+def hire_event_task(context: JobContext, event_id: int, integration: str) -> None:
+    """Process a stored hiring event: read the hire from Lever, write its person."""
+    assert context.app is not None
+    app = context.app
+    process_hire_event(
+        _runtime(context), event_id, integration,
+        lambda run_id, name: _defer(app, _workflow_hand(run_id, name)),
+    )  # fmt: skip
+
+
 async def recover_task(context: JobContext, timestamp: int) -> None:
     """Every minute, on one worker: close runs of dead workers, fail stalled jobs."""
     del timestamp
@@ -201,6 +222,7 @@ def tasks() -> Blueprint:
     blueprint.task(name="workflow", queue=WORKFLOW_QUEUE, pass_context=True)(workflow_task)
     blueprint.task(name="approval", queue=WORKFLOW_QUEUE, pass_context=True)(approval_task)
     blueprint.task(name="dry_run", queue=SYNC_QUEUE, pass_context=True)(dry_run_task)
+    blueprint.task(name="hire_event", queue=SYNC_QUEUE, pass_context=True)(hire_event_task)
     recovering = blueprint.task(
         name="recover", queue=SYNC_QUEUE, queueing_lock="recover", pass_context=True
     )(recover_task)
@@ -265,6 +287,20 @@ def send_approval(runtime: Runtime, approval_id: int, workflow: str) -> None:
     log.info("approval %s of %r sent: %s", approval_id, workflow, decision.outcome)
 
 
+def process_hire_event(
+    runtime: Runtime, event_id: int, integration: str, hand_over: HandOver
+) -> None:
+    """Process one stored hiring event, then queue the person_hired workflows of the person it
+    created; what happened is on the event, and logged."""
+    result = run_event(runtime.sessions, runtime.settings, event_id, lever_client, owner_id())
+    outcome = result.outcome
+    log.info("hiring event %s of %s: %s (%s)", event_id, integration, result.status,
+             outcome.outcome if outcome is not None else "-")  # fmt: skip
+    if outcome is not None and outcome.outcome == CREATED and outcome.person_id is not None:
+        hand_person_events(runtime.sessions, runtime.settings, "person_hired",
+                           [outcome.person_id], hand_over)  # fmt: skip
+
+
 async def recover(app: procrastinate.App, runtime: Runtime) -> None:
     """Close the runs of workers that died, fail their stalled jobs, and hand over every waiting
     run again (a hand-over lost with a database error is mended here)."""
@@ -293,6 +329,9 @@ async def recover(app: procrastinate.App, runtime: Runtime) -> None:
     await asyncio.to_thread(close_dead_dry_runs, runtime.sessions)
     for dry_run_id in await asyncio.to_thread(_queued_dry_runs, runtime.sessions):
         await _defer_async(app, _dry_run_hand(dry_run_id))
+    await asyncio.to_thread(_close_dead_events, runtime.sessions)
+    for event_id, name in await asyncio.to_thread(_queued_events, runtime.sessions):
+        await _defer_async(app, _hire_event_hand(event_id, name))
 
 
 def _close_workflow_run(runtime: Runtime, job_args: dict[str, Any]) -> None:
@@ -313,6 +352,19 @@ def _queued_dry_runs(factory: sessionmaker[Session]) -> list[int]:
     """The dry runs waiting for a worker."""
     with factory() as session:
         return queued_dry_runs(session)
+
+
+def _queued_events(factory: sessionmaker[Session]) -> list[tuple[int, str]]:
+    """The hiring events waiting for a worker, with their integration."""
+    with factory() as session:
+        return queued_events(session)
+
+
+def _close_dead_events(factory: sessionmaker[Session]) -> None:
+    """Fail the hiring events whose worker is gone, so an admin can rerun them."""
+    with transaction(factory) as session:
+        for event_id in close_dead_events(session, utcnow()):
+            log.warning("hiring event %s failed: the worker processing it is gone", event_id)
 
 
 def _approvals_to_send(factory: sessionmaker[Session]) -> list[tuple[int, str]]:
@@ -368,6 +420,12 @@ def _approval_hand(approval_id: int, workflow: str) -> Hand:
 def _dry_run_hand(dry_run_id: int) -> Hand:
     """Compute a queued dry run: it only reads, so it takes no lock."""
     return Hand("dry_run", {"dry_run_id": dry_run_id}, f"dry-run:{dry_run_id}")
+
+
+def _hire_event_hand(event_id: int, integration: str) -> Hand:
+    """Process a hiring event: an integration's events go one after another."""
+    return Hand("hire_event", {"event_id": event_id, "integration": integration},
+                f"hire-event:{event_id}", f"hires:{integration}")  # fmt: skip
 
 
 def _defer(app: procrastinate.App, hand: Hand) -> None:
@@ -446,6 +504,10 @@ class ProcrastinateEngine:
         """Defer the computing of a queued dry run."""
         _defer(self._open(), _dry_run_hand(dry_run_id))
 
+    def defer_hire_event(self, event_id: int, integration: str) -> None:
+        """Defer the processing of a stored hiring event."""
+        _defer(self._open(), _hire_event_hand(event_id, integration))
+
     def depth(self) -> dict[str, int]:
         """Jobs waiting (todo), by queue."""
         queues = self._open().job_manager.list_queues()
@@ -494,6 +556,9 @@ class LocalEngine:
         close_dead_dry_runs(runtime.sessions)
         for dry_run_id in _queued_dry_runs(runtime.sessions):
             self.defer_dry_run(dry_run_id)
+        _close_dead_events(runtime.sessions)
+        for event_id, name in _queued_events(runtime.sessions):
+            self.defer_hire_event(event_id, name)
 
     def defer_sync(self, integration: str) -> None:
         """Run the integration's waiting run on the pool."""
@@ -510,6 +575,10 @@ class LocalEngine:
     def defer_dry_run(self, dry_run_id: int) -> None:
         """Compute a queued dry run on the pool."""
         self._submit(SYNC_QUEUE, compute_dry_run, self.runtime, dry_run_id)
+
+    def defer_hire_event(self, event_id: int, integration: str) -> None:
+        """Process a stored hiring event on the pool."""
+        self._submit(SYNC_QUEUE, self._hire_event, event_id, integration)
 
     def _submit(self, queue: str, task: Callable[..., None], *args: Any) -> None:
         """Hand a task to the pool, counting it as waiting in its queue until it starts."""
@@ -540,6 +609,17 @@ class LocalEngine:
     def _approval(self, approval_id: int, workflow: str) -> None:
         """One approval task, once nothing else of the workflow is going here."""
         self._one_at_a_time(workflow, send_approval, self.defer_approval, approval_id)
+
+    def _hire_event(self, event_id: int, integration: str) -> None:
+        """One hiring event, once no other event of the integration is going here."""
+        self._one_at_a_time(
+            f"hires:{integration}",
+            lambda runtime, item, _key: process_hire_event(
+                runtime, item, integration, self.defer_workflow
+            ),
+            lambda item, _key: self.defer_hire_event(item, integration),
+            event_id,
+        )
 
     def _one_at_a_time(
         self,

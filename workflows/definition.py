@@ -1,9 +1,16 @@
 """Workflow definitions: the JSON document authors write, checked before it is saved or activated.
 
-A definition has a name, a description, the object (``saas_users``), a trigger, criteria (a rule
-over SaaS-user fields), a run mode (``autopilot`` or ``supervised``), blocks and edges. `check`
-lists every problem, one line each, naming the block or section at fault; `load` turns a valid
-document into a `Definition` the runner walks, or raises WorkflowInvalid with the problems.
+A definition has a name, a description, the object (``saas_users`` or ``people``), a trigger,
+criteria (a rule over the object's fields), a run mode (``autopilot`` or ``supervised``), blocks
+and edges. `check` lists every problem, one line each, naming the block or section at fault;
+`load` turns a valid document into a `Definition` the runner walks, or raises WorkflowInvalid
+with the problems.
+
+The object decides what else fits: SaaS-user workflows start on a schedule, by hand, or on a
+sync's ``record_created`` / ``record_deactivated``; people workflows on a schedule, by hand, or
+on ``person_hired`` / ``person_started``. A people workflow admits only the blocks (and presets)
+that can act on a person, and never waits for approval (approvals hold changes to Lever users),
+so it runs in autopilot.
 
 The graph rules: exactly one begin block; at least one end block; every exit of every block
 connected exactly once (begin has one, ``success``, which an edge may leave unnamed; action
@@ -20,9 +27,9 @@ from typing import Any
 
 from connector.schedules import ScheduleError, ScheduleSpec, parse
 from inventory.errors import RuleError
-from inventory.queries import SAAS_USER_FIELDS
 from inventory.rules import Rule, parse_rule
 from workflows.errors import WorkflowInvalid
+from workflows.objects import OBJECTS, PEOPLE, SAAS_USERS, rule_fields
 from workflows.registry import (
     COMMON_KEYS,
     MAX_BACKOFF,
@@ -36,18 +43,25 @@ from workflows.registry import (
 
 __all__ = [
     "OBJECTS",
+    "PERSON_TRIGGERS",
     "RUN_MODES",
+    "SYNC_TRIGGERS",
     "TRIGGERS",
     "Definition",
     "Trigger",
     "check",
     "load",
     "parse_trigger",
+    "run_modes_for",
+    "triggers_for",
 ]
 
-OBJECTS = ("saas_users",)
 RUN_MODES = ("autopilot", "supervised")
-TRIGGERS = ("schedule", "record_created", "record_deactivated", "manual")
+SYNC_TRIGGERS = ("record_created", "record_deactivated")
+PERSON_TRIGGERS = ("person_hired", "person_started")
+TRIGGERS = ("schedule", *SYNC_TRIGGERS, "manual", *PERSON_TRIGGERS)
+# The event triggers of one object type: a sync's SaaS users, or hires' people.
+OBJECT_TRIGGERS = {SAAS_USERS: SYNC_TRIGGERS, PEOPLE: PERSON_TRIGGERS}
 SCHEDULE_KINDS = ("daily", "every", "cron")
 TOP_KEYS = ("name", "description", "object", "trigger", "criteria", "run_mode", "blocks", "edges")
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,100}")
@@ -126,11 +140,11 @@ def _build(doc: Any, env: CheckEnv) -> tuple[Definition | None, list[str]]:
         checker.add("workflow", f"unknown key {key!r} (use {', '.join(TOP_KEYS)})")
     name = _name(checker, doc.get("name"))
     description = _description(checker, doc.get("description"))
-    obj = _choice(checker, "object", doc.get("object", "saas_users"), OBJECTS)
-    run_mode = _choice(checker, "run_mode", doc.get("run_mode", "autopilot"), RUN_MODES)
-    trigger = _trigger(checker, doc.get("trigger"))
-    criteria = _criteria(checker, doc.get("criteria"))
-    blocks = _blocks(checker, doc.get("blocks"))
+    obj = _choice(checker, "object", doc.get("object", SAAS_USERS), OBJECTS)
+    run_mode = _run_mode(checker, obj, doc.get("run_mode", "autopilot"))
+    trigger = _trigger(checker, obj, doc.get("trigger"))
+    criteria = _criteria(checker, obj, doc.get("criteria"))
+    blocks = _blocks(checker, obj, doc.get("blocks"))
     exits = _graph(checker, blocks, doc.get("edges"))
     if checker.problems or trigger is None or criteria is None:
         return None, checker.problems
@@ -176,26 +190,64 @@ def _choice(checker: _Checker, where: str, value: Any, choices: tuple[str, ...])
     return str(value)
 
 
-def _criteria(checker: _Checker, doc: Any) -> Rule | None:
-    """The rule choosing the records, over SaaS-user fields."""
+def _run_mode(checker: _Checker, obj: str, value: Any) -> str:
+    """The run mode; a people workflow makes no change to Lever, so it is never supervised."""
+    run_mode = _choice(checker, "run_mode", value, RUN_MODES)
+    if run_mode not in run_modes_for(obj):
+        checker.add("run_mode", "a people workflow changes no Lever user, so it never waits for "
+                                'approval: use "autopilot"')  # fmt: skip
+    return run_mode
+
+
+def run_modes_for(obj: str) -> tuple[str, ...]:
+    """The run modes a workflow over the object type may have (people: autopilot only)."""
+    return ("autopilot",) if obj == PEOPLE else RUN_MODES
+
+
+_CRITERIA_EXAMPLES = {
+    SAAS_USERS: '{"field": "app", "op": "eq", "value": "Lever"}, or {"all": []} for every SaaS '
+    "user",
+    PEOPLE: '{"field": "status", "op": "eq", "value": "pre_start"}, or {"all": []} for every '
+    "person",
+}
+
+
+def _criteria(checker: _Checker, obj: str, doc: Any) -> Rule | None:
+    """The rule choosing the records, over the object's fields."""
     if doc is None:
-        checker.add("criteria", 'missing (a rule such as {"field": "app", "op": "eq", "value": '
-                                '"Lever"}, or {"all": []} for every SaaS user)')  # fmt: skip
+        checker.add("criteria", f"missing (a rule such as {_CRITERIA_EXAMPLES[obj]})")
         return None
     try:
-        return parse_rule(doc, SAAS_USER_FIELDS)
+        return parse_rule(doc, rule_fields(obj, checker.env.custom_fields))
     except RuleError as exc:
         checker.add("criteria", str(exc).removeprefix("rule").lstrip(": ") or str(exc))
         return None
 
 
-def _trigger(checker: _Checker, doc: Any) -> Trigger | None:
-    """A checked trigger."""
+def _trigger(checker: _Checker, obj: str, doc: Any) -> Trigger | None:
+    """A checked trigger that fits the object type."""
     try:
-        return parse_trigger(doc)
+        trigger = parse_trigger(doc)
     except ValueError as exc:
         checker.add("trigger", str(exc))
         return None
+    if trigger.type not in triggers_for(obj):
+        checker.add("trigger", _trigger_misfit(trigger.type))
+    return trigger
+
+
+def triggers_for(obj: str) -> tuple[str, ...]:
+    """The triggers a workflow over the object type may have, in TRIGGERS order."""
+    theirs = {t for other, events in OBJECT_TRIGGERS.items() if other != obj for t in events}
+    return tuple(t for t in TRIGGERS if t not in theirs)
+
+
+def _trigger_misfit(kind: str) -> str:
+    """Why an event trigger does not fit the workflow's object type."""
+    if kind in PERSON_TRIGGERS:
+        return f'{kind} starts people workflows: set "object": "people" to use it'
+    return (f"{kind} starts SaaS-user workflows after a sync: a people workflow starts on "
+            f"{', '.join(triggers_for(PEOPLE))}")  # fmt: skip
 
 
 def parse_trigger(doc: Any) -> Trigger:
@@ -230,21 +282,24 @@ def _schedule(doc: Mapping[str, Any]) -> ScheduleSpec:
 # -- blocks ----------------------------------------------------------------------------------
 
 
-def _blocks(checker: _Checker, docs: Any) -> dict[str, Block]:
-    """Each block, checked by its type; problems name the block."""
+def _blocks(checker: _Checker, obj: str, docs: Any) -> dict[str, Block]:
+    """Each block, checked by its type and for the object type; problems name the block."""
     if not isinstance(docs, list) or not docs:
         checker.add("blocks", "missing (a list with a begin, action blocks and an end)")
         return {}
     blocks: dict[str, Block] = {}
     for i, doc in enumerate(docs):
-        block = _block(checker, i, doc, blocks)
+        block = _block(checker, i, doc, blocks, obj)
         if block is not None:
             blocks[block.id] = block
     return blocks
 
 
-def _block(checker: _Checker, i: int, doc: Any, seen: Mapping[str, Block]) -> Block | None:
-    """One block: an id, a registered type, known keys, a retry policy, its own checks."""
+def _block(
+    checker: _Checker, i: int, doc: Any, seen: Mapping[str, Block], obj: str
+) -> Block | None:
+    """One block: an id, a registered type, known keys, a retry policy, its own checks, and
+    a type (and preset) that can act on the workflow's object."""
     where = f"blocks[{i}]"
     if not isinstance(doc, Mapping) or not isinstance(doc.get("id"), str):
         checker.add(where, 'needs an "id" (letters, digits, "_", "-" or ".")')
@@ -265,7 +320,11 @@ def _block(checker: _Checker, i: int, doc: Any, seen: Mapping[str, Block]) -> Bl
     for key in sorted(set(doc) - COMMON_KEYS - cls.keys):
         checker.add(where, f"unknown key {key!r} for block type {cls.type!r}")
     retry = _retry(checker, where, doc.get("retry"))
-    block = cls(BlockSpec(block_id, cls.type, doc, retry), checker.env.registry)
+    block = cls(BlockSpec(block_id, cls.type, doc, retry, obj), checker.env.registry)
+    refusal = block.refusal(obj)
+    if refusal is not None:
+        checker.add(where, refusal)
+        return block
     for problem in block.check(checker.env):
         checker.add(where, problem)
     return block

@@ -62,6 +62,7 @@ def step_to_dict(step: WorkflowStep) -> dict[str, Any]:
     return {
         "record": step.record_key,
         "saas_user_id": step.saas_user_id,
+        "person_id": step.person_id,
         "block": step.block_id,
         "outcome": step.outcome,
         "message": step.message,

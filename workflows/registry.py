@@ -8,6 +8,10 @@ or a program passes it to `load_registry(extra=[...])`.
 
 A block type documents itself with its class docstring (first line shown in listings) and a
 preset with its `description`; a test keeps every registered one documented.
+
+A block type names the object types it can act on (`objects`: SaaS users unless it says more),
+and a preset the object types its vendor's operation fits; a people workflow admits only the
+blocks and presets that say ``people``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = [
     "BUILTIN_MODULES",
     "COMMON_KEYS",
     "ENTRY_POINT_GROUP",
+    "OBJECT_NOUNS",
     "Block",
     "BlockSpec",
     "CheckEnv",
@@ -49,6 +54,9 @@ COMMON_KEYS = frozenset({"id", "type", "label", "retry"})
 SUCCESS, FAILURE, PENDING = "success", "failure", "pending"
 MAX_TRIES = 10
 MAX_BACKOFF = 300.0
+SAAS_USERS = "saas_users"
+# An object type as a problem line names a workflow over it: "a people workflow".
+OBJECT_NOUNS = {SAAS_USERS: "SaaS-user", "people": "people"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class BlockSpec:
     type: str
     doc: Mapping[str, Any]
     retry: RetryPolicy = RetryPolicy()
+    object: str = SAAS_USERS  # what the workflow's records are: saas_users or people
 
     def get(self, key: str, default: Any = None) -> Any:
         """One option of the block, as written."""
@@ -109,6 +118,7 @@ class Preset:
     description: str
     operation: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    objects: frozenset[str] = frozenset({SAAS_USERS})  # a vendor's user operations: SaaS users
 
 
 @dataclass(frozen=True)
@@ -117,18 +127,23 @@ class CheckEnv:
 
     registry: Registry
     credentials: frozenset[str] | None = None
+    custom_fields: frozenset[str] | None = None  # People custom field names; None: any name
 
 
 class Block:
     """Base of every block type: check the options, then act on one record at a time.
 
-    Subclasses set `type`, the `keys` they accept beyond COMMON_KEYS, and their `exits`; they
-    override `check` (problems, one line each, without the block's name) and `run`.
+    Subclasses set `type`, the `keys` they accept beyond COMMON_KEYS, their `exits` and the
+    `objects` they can act on (and in `acts_on` what they do, for the line refusing them in a
+    workflow over another object type); they override `check` (problems, one line each, without
+    the block's name) and `run`.
     """
 
     type: ClassVar[str] = ""
     exits: ClassVar[tuple[str, ...]] = (SUCCESS, FAILURE)
     keys: ClassVar[frozenset[str]] = frozenset()
+    objects: ClassVar[frozenset[str]] = frozenset({SAAS_USERS})
+    acts_on: ClassVar[str] = "acts on SaaS users"
 
     def __init__(self, spec: BlockSpec, registry: Registry) -> None:
         self.spec = spec
@@ -142,6 +157,17 @@ class Block:
     def check(self, env: CheckEnv) -> list[str]:
         """Problems with this block's options; none by default."""
         return []
+
+    def refusal(self, obj: str) -> str | None:
+        """Why the block cannot be in a workflow over `obj` (one line), or None when it can."""
+        if obj in self.objects:
+            return None
+        usable = ", ".join(sorted(t for t, c in self.registry.blocks.items() if obj in c.objects))
+        noun = OBJECT_NOUNS.get(obj, obj)
+        return (
+            f"block type {self.type!r} {self.acts_on}, so a {noun} workflow cannot use it "
+            f"(use one of {usable})"
+        )
 
     def changes_lever(self) -> bool:
         """Whether running the block changes Lever (a supervised run asks for approval first)."""

@@ -6,6 +6,8 @@ failure late in a long run keeps what was done (and what Lever was told). Every 
 record, block, outcome (``success``, ``failure``, ``retry``, ``pending``), message and Lever's
 HTTP status, never a secret.
 
+* **Records** are the workflow's object type: SaaS users, or people (`workflows.objects`); a
+  step names its SaaS user or its person, and the record's email.
 * **Criteria** select the records in SQL (the rule engine compiles them), or, for event triggers,
   are evaluated in Python on exactly the records the event names.
 * **Retries**: a block whose result is retryable (Lever stayed unavailable after the client's own
@@ -25,38 +27,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from connector.ledger import owner_gone, owner_id
 from inventory import changelog
 from inventory.db import transaction, update_if
 from inventory.errors import InvsyncError, failure_line
-from inventory.models import (
-    Approval,
-    Person,
-    SaasApp,
-    SaasUser,
-    Workflow,
-    WorkflowRun,
-    WorkflowStep,
-)
-from inventory.queries import SAAS_USER_COLUMNS
-from inventory.rules import Rule, compile_rule, evaluate
+from inventory.models import Approval, Workflow, WorkflowRun, WorkflowStep
 from inventory.settings import Settings
 from inventory.statuses import ApprovalStatus, WorkflowRunStatus
 from inventory.timeutil import iso, utcnow
 from workflows import store
-from workflows.context import Record, RunContext, record_data
+from workflows.context import Record, RunContext
 from workflows.definition import Definition, load
 from workflows.errors import RunFailed, WorkflowStateError
 from workflows.lever import Connection, LeverAccess, resolve
+from workflows.objects import CHUNK, load_records, load_users, select_ids
 from workflows.registry import FAILURE, PENDING, SUCCESS, Block, CheckEnv, Registry, Result
 from workflows.registry import load_registry as _load_registry
 
@@ -77,7 +70,6 @@ __all__ = [
     "select_ids",
 ]
 
-CHUNK = 500
 RETRY = "retry"
 MAX_MESSAGE = 2000
 log = logging.getLogger(__name__)
@@ -220,7 +212,7 @@ class Walker:
             return Result(PENDING, f"would wait for approval: {what}")
         approval = Approval(
             workflow_id=self.workflow_id, run_id=self.run_id, block_id=block.id,
-            saas_user_id=record.user.id, record_key=record.key, status=ApprovalStatus.PENDING,
+            saas_user_id=record.saas_user_id, record_key=record.key, status=ApprovalStatus.PENDING,
             action={"block_type": block.type, "description": what}, created_at=self.clock(),
         )  # fmt: skip
         self.ctx.session.add(approval)
@@ -230,8 +222,9 @@ class Walker:
     def log(self, record: Record, block_id: str, result: Result) -> None:
         """Buffer one step of the log."""
         self.steps.append({
-            "run_id": self.run_id, "saas_user_id": record.user.id, "record_key": record.key,
-            "block_id": block_id, "outcome": result.outcome,
+            "run_id": self.run_id, "saas_user_id": record.saas_user_id,
+            "person_id": record.person_id, "record_key": record.key, "block_id": block_id,
+            "outcome": result.outcome,
             "message": result.message[:MAX_MESSAGE] or None, "status_code": result.status_code,
             "at": self.clock(),
         })  # fmt: skip
@@ -256,44 +249,6 @@ def _run_block(block: Block, ctx: RunContext, record: Record) -> Result:
                   type(exc).__name__)  # fmt: skip
         log.debug("block %r failed", block.id, exc_info=True)
         return Result.failure(f"internal error in the block ({type(exc).__name__})")
-
-
-# -- selecting records -----------------------------------------------------------------------
-
-
-def select_ids(
-    session: Session, rule: Rule, now: datetime, record_ids: Iterable[int] | None = None
-) -> list[int]:
-    """Ids of the SaaS users the criteria match: in SQL over every record, or in Python over
-    the given ones (the records an event names)."""
-    if record_ids is None:
-        stmt = (
-            select(SaasUser.id)
-            .join(SaasApp, SaasUser.app_id == SaasApp.id)
-            .outerjoin(Person, SaasUser.person_id == Person.id)
-            .where(compile_rule(rule, SAAS_USER_COLUMNS, now))
-            .order_by(SaasUser.id)
-        )
-        return list(session.scalars(stmt))
-    ids = sorted(set(record_ids))
-    return [u.id for u in _chunked_users(session, ids) if evaluate(rule, record_data(u), now)]
-
-
-def load_users(session: Session, ids: Sequence[int]) -> list[SaasUser]:
-    """SaaS users by id, with their app and person, in id order (one query)."""
-    stmt = (
-        select(SaasUser)
-        .where(SaasUser.id.in_(ids))
-        .options(joinedload(SaasUser.app), joinedload(SaasUser.person))
-        .order_by(SaasUser.id)
-    )
-    return list(session.scalars(stmt))
-
-
-def _chunked_users(session: Session, ids: Sequence[int]) -> Iterator[SaasUser]:
-    """SaaS users by id, a chunk at a time."""
-    for start in range(0, len(ids), CHUNK):
-        yield from load_users(session, ids[start : start + CHUNK])
 
 
 # -- a run -----------------------------------------------------------------------------------
@@ -438,7 +393,8 @@ def _walk_all(
     summary, lever = job.summary, LeverAccess(job.connections, options.client_options)
     with factory() as session:
         changelog.set_actor(session, "workflow", summary.workflow)
-        ids = select_ids(session, job.definition.criteria, options.now(), record_ids)
+        definition = job.definition
+        ids = select_ids(session, definition.criteria, options.now(), record_ids, definition.object)
         summary.matched = len(ids)
         ctx = RunContext(
             session, settings, summary.workflow, summary.dry_run, options.now(), lever,
@@ -459,9 +415,10 @@ def _walk_all(
 
 def _walk_chunks(session: Session, walker: Walker, ids: Sequence[int]) -> None:
     """Walk the records a chunk at a time, committing each chunk's changes and steps."""
+    kind = walker.definition.object
     for start in range(0, len(ids), CHUNK):
-        for user in load_users(session, ids[start : start + CHUNK]):
-            walker.walk(Record(user))
+        for record in load_records(session, kind, ids[start : start + CHUNK]):
+            walker.walk(record)
         walker.flush()
         session.commit()
         session.expunge_all()

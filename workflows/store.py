@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from inventory.models import Credential, Workflow, WorkflowRun, WorkflowVersion
+from inventory.models import Credential, CustomField, Workflow, WorkflowRun, WorkflowVersion
 from inventory.timeutil import iso, utcnow
 from workflows.definition import Definition, load
 from workflows.errors import WorkflowExists, WorkflowNotFound
@@ -33,8 +33,10 @@ STATES = ("draft", "active", "inactive")
 
 
 def check_env(session: Session, registry: Registry) -> CheckEnv:
-    """What validation checks against: the registry and the names of the stored credentials."""
-    return CheckEnv(registry, frozenset(session.scalars(select(Credential.name))))
+    """What validation checks against: the registry, the names of the stored credentials and
+    the People custom fields."""
+    credentials = frozenset(session.scalars(select(Credential.name)))
+    return CheckEnv(registry, credentials, frozenset(session.scalars(select(CustomField.name))))
 
 
 def get(session: Session, name: str) -> Workflow:

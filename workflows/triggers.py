@@ -10,6 +10,11 @@
   runs, after a sync run, the active workflows with those triggers on exactly the SaaS users the
   run created or deactivated, their criteria evaluated in Python on each; `queue_sync_events`
   queues the same runs (with their records) for workers.
+* **person_hired / person_started** — `handle_person_events(factory, settings, trigger, ids)`
+  runs the active people workflows with that trigger on exactly the people named (a hire's
+  person once it is created as ``pre_start``; a person whose start date came, now ``active``),
+  their criteria evaluated in Python on each; `queue_person_events` queues the same runs for
+  workers. The shell calls them with what a hires poll or a hiring event reports.
 
 Which SaaS users a sync run created or deactivated comes from the change log when the run's
 session named itself as actor (`set_actor(session, "integration", NAME, run_id)`): its
@@ -36,18 +41,23 @@ from inventory.models import Change, SaasUser, SyncRun, Workflow
 from inventory.settings import Settings
 from inventory.statuses import SaasUserStatus
 from inventory.timeutil import utcnow
-from workflows.definition import parse_trigger
+from workflows.definition import PERSON_TRIGGERS, parse_trigger
+from workflows.objects import PEOPLE
 from workflows.runner import RunOptions, RunSummary, queue_workflow, run_workflow
 
 __all__ = [
     "EVENT_TRIGGERS",
+    "PERSON_TRIGGERS",
     "Queued",
     "ScheduledWorkflow",
     "SyncEvents",
     "due",
     "event_work",
+    "handle_person_events",
     "handle_sync_events",
+    "person_workflows",
     "queue_due",
+    "queue_person_events",
     "queue_sync_events",
     "run_due",
     "run_scheduled",
@@ -282,6 +292,50 @@ def _within(column: Any, run: SyncRun) -> ColumnElement[bool]:
     if run.finished_at is None:
         return column >= run.started_at
     return and_(column >= run.started_at, column <= run.finished_at)
+
+
+# -- person events ---------------------------------------------------------------------------
+
+
+def handle_person_events(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    trigger: str,
+    person_ids: Sequence[int],
+    options: RunOptions | None = None,
+) -> list[RunSummary]:
+    """Run each active people workflow with the trigger (person_hired, person_started) on
+    exactly these people, its criteria evaluated on each; one run per workflow."""
+    ids = _person_ids(trigger, person_ids)
+    summaries = []
+    for name in person_workflows(factory, trigger) if ids else []:
+        summaries += _run_event(factory, settings, name, trigger, ids, options)
+    return summaries
+
+
+def queue_person_events(
+    factory: sessionmaker[Session], settings: Settings, trigger: str, person_ids: Sequence[int]
+) -> list[Queued]:
+    """Queue, for workers, the runs `handle_person_events` would make: each walks exactly these
+    people (the run's `record_ids`); nothing is queued for no people or no such workflow."""
+    ids = _person_ids(trigger, person_ids)
+    names = person_workflows(factory, trigger) if ids else []
+    found = (_queue(factory, settings, name, trigger, ids) for name in names)
+    return [queued for queued in found if queued is not None]
+
+
+def person_workflows(factory: sessionmaker[Session], trigger: str) -> list[str]:
+    """The active people workflows with that trigger, by name."""
+    with factory() as session:
+        return [w.name for w in _active(session)
+                if w.object_type == PEOPLE and _event_type(w) == trigger]  # fmt: skip
+
+
+def _person_ids(trigger: str, person_ids: Sequence[int]) -> list[int]:
+    """The distinct person ids, in order; ValueError for a trigger that is not a person's."""
+    if trigger not in PERSON_TRIGGERS:
+        raise ValueError(f"{trigger!r} is not a person trigger ({', '.join(PERSON_TRIGGERS)})")
+    return sorted({int(i) for i in person_ids})
 
 
 # -- helpers ---------------------------------------------------------------------------------

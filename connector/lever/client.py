@@ -1,4 +1,5 @@
-"""The Lever users API client: auth, paging, pacing, retries, timeouts and error mapping."""
+"""The Lever API client (users, audit events, hiring reads): auth, paging, pacing, retries,
+timeouts and error mapping."""
 
 from __future__ import annotations
 
@@ -186,6 +187,36 @@ class LeverClient:
             if done(user):
                 return user
             raise
+
+    # -- hiring: opportunities, offers, postings, archive reasons ---------------------------
+
+    def iter_opportunity_pages(
+        self, *, limit: int = MAX_PAGE_SIZE, **filters: Any
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Raw opportunities a page at a time (filters as Lever names them, e.g.
+        `archived_at_start`, `confidentiality`, `expand`)."""
+        yield from self._follow("/opportunities", _list_params(limit, False, filters))
+
+    def get_opportunity(self, opportunity_id: str, expand: tuple[str, ...] = ()) -> dict[str, Any]:
+        """One opportunity, with the named relations expanded into objects."""
+        path = _object_path("/opportunities/", opportunity_id)
+        params = {"expand": list(expand)} if expand else None
+        return _data_of(self._request("GET", path, params=params), f"GET {path}")
+
+    def offers(self, opportunity_id: str) -> list[dict[str, Any]]:
+        """Every offer of an opportunity, whatever its status."""
+        path = _object_path("/opportunities/", opportunity_id) + "/offers"
+        return [offer for page in self._follow(path, {}) for offer in page]
+
+    def get_posting(self, posting_id: str) -> dict[str, Any]:
+        """One job posting (its categories hold department, team and location)."""
+        path = _object_path("/postings/", posting_id)
+        return _data_of(self._request("GET", path), f"GET {path}")
+
+    def archive_reasons(self, **filters: Any) -> list[dict[str, Any]]:
+        """Every archive reason (filter `type`: hired or non-hired)."""
+        params = {key: _query_value(value) for key, value in filters.items()}
+        return [reason for page in self._follow("/archive_reasons", params) for reason in page]
 
     # -- audit events (a paid add-on) --------------------------------------------------------
 
@@ -478,16 +509,26 @@ def _next_token(page: dict[str, Any], secrets: tuple[str, ...]) -> str | None:
 
 def _user_path(user_id: str) -> str:
     """The path of one user, the id quoted so it can never step into another path."""
-    if not isinstance(user_id, str) or not user_id.strip():
-        raise ValueError(f"a Lever user id must be a non-empty string, got {user_id!r}")
-    return "/users/" + quote(user_id, safe="")
+    return _object_path("/users/", user_id, "user")
+
+
+def _object_path(prefix: str, object_id: str, what: str = "object") -> str:
+    """The path of one object, the id quoted so it can never step into another path."""
+    if not isinstance(object_id, str) or not object_id.strip():
+        raise ValueError(f"a Lever {what} id must be a non-empty string, got {object_id!r}")
+    return prefix + quote(object_id, safe="")
 
 
 def _user_of(body: Any, request: str) -> dict[str, Any]:
     """The user object inside Lever's `{"data": user}` answer."""
+    return _data_of(body, request, "a user")
+
+
+def _data_of(body: Any, request: str, what: str = "an object") -> dict[str, Any]:
+    """The object inside Lever's `{"data": object}` answer."""
     if isinstance(body, dict) and isinstance(body.get("data"), dict):
         return body["data"]
-    raise LeverResponseError(f'Lever answered {request} without a user under "data"')
+    raise LeverResponseError(f'Lever answered {request} without {what} under "data"')
 
 
 def _shape(value: Any) -> str:

@@ -7,7 +7,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -26,64 +26,18 @@ from connector.lever.sim import (
     generate_users,
     serve_forever,
 )
-from tests.connector.conftest import FakeClock
+from tests.connector.conftest import SIM_KEY as KEY
+from tests.connector.conftest import FakeClock, walk_pages
 
-KEY = "test-api-key"
 BAD_OFFSET = {
     "code": "BadRequestError",
     "message": "Invalid offset token: Offset token is invalid for sort",
 }
 
 
-@pytest.fixture
-def make_server() -> Iterator[Callable[..., SimulatorServer]]:
-    """Start simulators on free loopback ports; all are stopped at teardown."""
-    servers: list[SimulatorServer] = []
-
-    def make(**options: Any) -> SimulatorServer:
-        options = {"users": 30, "seed": 7, "api_key": KEY, "rate_limit": False, **options}
-        server = SimulatorServer(LeverSimulator(**options)).start()
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
-
-
-@pytest.fixture
-def server(make_server: Callable[..., SimulatorServer]) -> SimulatorServer:
-    """A 30-user simulator without rate limiting."""
-    return make_server()
-
-
-@pytest.fixture
-def sim(server: SimulatorServer) -> LeverSimulator:
-    """The state behind `server`."""
-    return server.sim
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    """A keep-alive session sending the key with a placeholder password, as inventory tools do."""
-    with requests.Session() as session:
-        session.auth = (KEY, " ")
-        yield session
-
-
 def walk(http: requests.Session, url: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
-    """Follow `next` tokens unchanged to the end; returns all records and the page count."""
-    records, pages = [], 0
-    while True:
-        response = http.get(f"{url}/users", params=params, timeout=5)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        records += body["data"]
-        pages += 1
-        if not body["hasNext"]:
-            assert "next" not in body
-            return records, pages
-        params["offset"] = body["next"]
+    """Follow /users `next` tokens unchanged to the end; all records and the page count."""
+    return walk_pages(http, url, "/users", **params)
 
 
 def order(users: list[dict[str, Any]]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,11 +26,12 @@ from inventory.queries import (
     person_to_dict,
     saas_user_to_dict,
 )
-from inventory.rules import parse_rule
+from inventory.rules import parse_filters, parse_rule
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 T1 = datetime(2024, 5, 1, 8, 30, 0, 123456, tzinfo=UTC)
 T2 = T1 + timedelta(microseconds=1)
+D1, D2 = date(2024, 7, 1), date(2024, 7, 15)
 BAD_CURSOR = "invalid cursor: start again without `after`"
 
 PERSON_KEYS = [
@@ -46,6 +47,11 @@ PERSON_KEYS = [
     "created_at",
     "updated_at",
     "last_synced_at",
+    "start_date",
+    "department",
+    "location",
+    "personal_email",
+    "manager_email",
 ]
 SAAS_USER_KEYS = [
     "app",
@@ -121,6 +127,44 @@ def add_people(session: Session) -> dict[str, Person]:
     return {row.email: row for row in rows}
 
 
+HIRES = [
+    # email, full name, status, start day (from `today`), department, location, managed by Mia
+    ("hana@corp.example", "Hana Day", "pre_start", 0, "Engineering", "Berlin", True),
+    ("ivo@corp.example", "Ivo Five", "pre_start", 5, "Sales", "Remote", True),
+    ("jan@corp.example", "Jan Last", "pre_start", 29, "Sales", "Lisbon", False),
+    ("kim@corp.example", "Kim Late", "pre_start", 30, "Support", "Berlin", True),
+    ("lee@corp.example", "Lee Past", "pre_start", -1, "Support", None, False),
+    ("max@corp.example", "Max Undated", "pre_start", None, None, None, False),
+    ("nia@corp.example", "Nia Cancelled", "cancelled", 3, "Sales", "Remote", True),
+    ("oli@corp.example", "Oli Active", "active", 2, "Engineering", "Berlin", False),
+]
+
+
+def add_hires(session: Session, today: date) -> dict[str, Person]:
+    """Mia, an active manager, and the people HIRES lists around `today`: pre-start people who
+    start today, in 5, 29 and 30 days, who were due yesterday and with no date yet, a cancelled
+    hire and an active person; by email (shared with the dashboard tests)."""
+    mia = person("mia@corp.example", full_name="Mia Manager", department="Engineering")
+    session.add(mia)
+    session.flush()
+    rows = [
+        person(email, full_name=name, status=status, department=department, location=location,
+               start_date=None if day is None else today + timedelta(days=day),
+               personal_email=email.replace("corp", "home"),
+               manager_id=mia.id if managed else None)
+        for email, name, status, day, department, location, managed in HIRES
+    ]  # fmt: skip
+    session.add_all(rows)
+    session.flush()
+    return {row.email: row for row in [mia, *rows]}
+
+
+@pytest.fixture
+def hires(session: Session) -> dict[str, Person]:
+    """Mia and the HIRES around D1."""
+    return add_hires(session, D1)
+
+
 @pytest.fixture
 def people(session: Session) -> dict[str, Person]:
     """Six varied people."""
@@ -129,10 +173,12 @@ def people(session: Session) -> dict[str, Person]:
 
 @pytest.fixture
 def many_people(session: Session) -> list[str]:
-    """The six people and 25 more with ties and nulls in role and last_synced_at; their emails."""
+    """The six people and 25 more with ties and nulls in role, last_synced_at and start_date
+    (most have none, as only hires do); their emails."""
     add_people(session)
     roles = ["admin", "Admin", None, "team member", ""]
     synced = [T1, T2, None]
+    starts = [D2, None, D1, None, None, D2, None]
     session.add_all(
         person(
             f"user{i:02}@example.net",
@@ -140,6 +186,7 @@ def many_people(session: Session) -> list[str]:
             role=roles[i % len(roles)],
             job_title=None if i % 2 else f"Job {i % 4}",
             last_synced_at=synced[i % len(synced)],
+            start_date=starts[i % len(starts)],
         )
         for i in range(25)
     )
@@ -320,7 +367,15 @@ def expected_order(session: Session, sort: str, descending: bool) -> list[str]:
 
 SORTS = [
     (sort, descending)
-    for sort in ("email", "role", "job_title", "last_synced_at", "full_name", "created_at")
+    for sort in (
+        "email",
+        "role",
+        "job_title",
+        "last_synced_at",
+        "full_name",
+        "created_at",
+        "start_date",
+    )
     for descending in (False, True)
 ]
 
@@ -413,12 +468,132 @@ def test_cursor_is_opaque_urlsafe_text(session: Session, many_people: list[str])
         ("last_synced_at", encode(["yesterday", 1])),
         ("last_synced_at", encode(["2024-01-01T00:00:00", 1])),
         ("last_synced_at", encode([5, 1])),
+        ("start_date", encode(["2024-07-01T00:00:00", 1])),
+        ("start_date", encode(["July", 1])),
+        ("start_date", encode([20240701, 1])),
     ],
 )
 def test_bad_cursor(session: Session, people: dict[str, Person], sort: str, cursor: str) -> None:
     with pytest.raises(ConfigError) as caught:
         list_people(session, sort=sort, after=cursor, now=NOW)
     assert str(caught.value) == BAD_CURSOR
+
+
+# --- hires: pre-start people, start dates, managers ---------------------------------------------
+
+PRE_START = ["hana", "ivo", "jan", "kim", "lee", "max"]
+
+
+def names(page_or_items: Any) -> list[str]:
+    """The part before the @ of each email, which is enough to tell the hires apart."""
+    return [email.split("@")[0] for email in emails(page_or_items)]
+
+
+def filtered(session: Session, *filters: str, **options: Any) -> list[str]:
+    """The names of the people the `field:op:value` filters keep, as the list pages read them."""
+    rule = parse_filters(filters, people_fields(session))
+    return names(list_people(session, rule=rule, limit=1000, now=NOW, **options))
+
+
+def test_hire_fields_and_the_managers_email_are_in_the_shape(
+    session: Session, hires: dict[str, Person]
+) -> None:
+    [hana] = list_people(session, q="hana", now=NOW).items
+    assert list(hana) == PERSON_KEYS
+    assert {k: hana[k] for k in PERSON_KEYS[-6:]} == {
+        "last_synced_at": None,
+        "start_date": "2024-07-01",
+        "department": "Engineering",
+        "location": "Berlin",
+        "personal_email": "hana@home.example",
+        "manager_email": "mia@corp.example",
+    }
+    [mia] = list_people(session, q="mia", now=NOW).items
+    assert (mia["start_date"], mia["manager_email"]) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (["status:eq:pre_start"], PRE_START),
+        (["status:eq:PRE_START"], PRE_START),
+        (["status:eq:cancelled"], ["nia"]),
+        (["status:in:pre_start,cancelled"], [*PRE_START, "nia"]),
+    ],
+)
+def test_people_are_filtered_by_status(
+    session: Session, hires: dict[str, Person], filters: list[str], expected: list[str]
+) -> None:
+    assert filtered(session, *filters) == expected
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (["start_date:eq:2024-07-01"], ["hana"]),  # on a day
+        (["start_date:gt:2024-07-06"], ["jan", "kim"]),  # after it
+        (["start_date:lt:2024-07-01"], ["lee"]),  # before it
+        (["start_date:gt:2024-07-01", "start_date:lt:2024-07-31"], ["ivo", "jan", "nia", "oli"]),
+        (["start_date:in:2024-07-01,2024-07-31"], ["hana", "kim"]),
+        (["start_date:ne:2024-07-01", "status:eq:pre_start"], ["ivo", "jan", "kim", "lee", "max"]),
+        (["start_date:is_empty:", "status:ne:active"], ["max"]),
+    ],
+)
+def test_people_are_filtered_by_start_date(
+    session: Session, hires: dict[str, Person], filters: list[str], expected: list[str]
+) -> None:
+    assert filtered(session, *filters) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("start_date:eq:July", "'eq' needs a date as YYYY-MM-DD, got 'July'"),
+        ("start_date:gt:2024-07-01T10:00:00", "'gt' needs a date as YYYY-MM-DD"),
+        ("start_date:older_than_days:3", "'older_than_days' cannot test 'start_date'"),
+    ],
+)
+def test_a_start_date_filter_needs_a_day(session: Session, text: str, message: str) -> None:
+    with pytest.raises(RuleError, match=re.escape(message)):
+        parse_filters([text], people_fields(session))
+
+
+@pytest.mark.parametrize(
+    ("descending", "expected"),
+    [
+        (False, ["lee", "hana", "ivo", "jan", "kim", "max"]),
+        (True, ["kim", "jan", "ivo", "hana", "lee", "max"]),  # the undated last, either way
+    ],
+)
+@pytest.mark.parametrize("limit", [1, 2, 4, 5])
+def test_pre_start_people_page_by_start_date_with_the_undated_last(
+    session: Session, hires: dict[str, Person], descending: bool, expected: list[str], limit: int
+) -> None:
+    rule = parse_filters(["status:eq:pre_start"], people_fields(session))
+    pages = walk(session, limit, rule=rule, sort="start_date", descending=descending)
+    assert [[email.split("@")[0] for email in page] for page in pages] == [
+        expected[i : i + limit] for i in range(0, len(expected), limit)
+    ]
+
+
+def test_people_are_filtered_and_sorted_by_their_managers_email(
+    session: Session, hires: dict[str, Person]
+) -> None:
+    assert filtered(session, "manager_email:eq:MIA@corp.example") == ["hana", "ivo", "kim", "nia"]
+    by_manager = filtered(session, "status:eq:pre_start", sort="manager_email")
+    assert by_manager == ["hana", "ivo", "kim", "jan", "lee", "max"]  # ties and no manager: by id
+    backwards = filtered(session, "status:eq:pre_start", sort="manager_email", descending=True)
+    assert backwards == ["kim", "ivo", "hana", "max", "lee", "jan"]  # no manager still last
+
+
+def test_a_manager_who_is_gone_leaves_no_email(session: Session, hires: dict[str, Person]) -> None:
+    hires["jan@corp.example"].manager_id = hires["max@corp.example"].id + 1000
+    session.flush()
+    [jan] = list_people(session, q="jan", now=NOW).items
+    assert jan["manager_email"] is None
+    ivo = hires["ivo@corp.example"]
+    assert queries.person_detail(session, ivo.id)["manager_email"] == "mia@corp.example"
+    assert queries.manager_email_of(session, hires["jan@corp.example"]) is None
 
 
 # --- export streams ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
+    Date,
     Engine,
     Float,
     Integer,
@@ -574,6 +575,112 @@ def test_exported_names_exist() -> None:
     from inventory import rules
 
     assert all(hasattr(rules, name) for name in rules.__all__)
+
+
+# --- date fields ---------------------------------------------------------------------------------
+
+DAY = date(2024, 6, 1)
+ONE_DAY = timedelta(days=1)
+DATE_FIELDS = {"starts_on": FieldSpec("starts_on", "date")}
+dated_table = Table(
+    "dated_rows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("starts_on", Date, nullable=True),
+)
+DATED_ROWS = [
+    {"id": 1, "starts_on": DAY - ONE_DAY},
+    {"id": 2, "starts_on": DAY},
+    {"id": 3, "starts_on": DAY + ONE_DAY},
+    {"id": 4, "starts_on": None},
+]
+DATE_RULES = [
+    (leaf("starts_on", "eq", "2024-06-01"), {2}),
+    (leaf("starts_on", "ne", "2024-06-01"), {1, 3, 4}),
+    (leaf("starts_on", "in", ["2024-05-31", "2024-06-02"]), {1, 3}),
+    (leaf("starts_on", "not_in", ["2024-05-31", None]), {2, 3}),
+    (leaf("starts_on", "gt", "2024-06-01"), {3}),
+    (leaf("starts_on", "lt", "2024-06-01"), {1}),
+    ({"all": [leaf("starts_on", "gt", "2024-05-30"), leaf("starts_on", "lt", "2024-06-02")]},
+     {1, 2}),
+    (leaf("starts_on", "eq", None), {4}),
+    (leaf("starts_on", "is_empty"), {4}),
+    (leaf("starts_on", "is_not_empty"), {1, 2, 3}),
+]  # fmt: skip
+
+
+@pytest.fixture
+def dated(engine: Engine) -> Iterator[Connection]:
+    """A connection to a table holding DATED_ROWS."""
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(insert(dated_table), DATED_ROWS)
+        yield connection
+
+
+def test_a_date_column_is_a_date_field() -> None:
+    assert specs_from_columns({"starts_on": dated_table.c.starts_on})["starts_on"].type == "date"
+
+
+@pytest.mark.parametrize(
+    ("doc", "value"),
+    [
+        (leaf("starts_on", "eq", "2024-06-01"), DAY),
+        (leaf("starts_on", "gt", "2024-06-01"), DAY),
+        (leaf("starts_on", "lt", "2024-06-01T00:00:00Z"), DAY),
+        (leaf("starts_on", "in", ["2024-06-01", None]), (DAY, None)),
+        (leaf("starts_on", "ne", None), None),
+    ],
+)
+def test_date_values_are_read_as_days(doc: Any, value: Any) -> None:
+    assert parse_rule(doc, DATE_FIELDS) == Condition("starts_on", doc["op"], value)
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (leaf("starts_on", "eq", "June 1st"), "rule value: 'eq' needs a date as YYYY-MM-DD"),
+        (leaf("starts_on", "eq", 20240601), "'eq' needs a date as YYYY-MM-DD, got 20240601"),
+        (leaf("starts_on", "gt", "2024-06-01T09:00:00Z"), "'gt' needs a date as YYYY-MM-DD"),
+        (leaf("starts_on", "in", ["2024-06-01", "soon"]), "'in' needs a date as YYYY-MM-DD"),
+        (leaf("starts_on", "older_than_days", 3), "'older_than_days' cannot test 'starts_on', "
+                                                  "which holds a date"),
+        (leaf("starts_on", "contains", "2024"), "'contains' cannot test 'starts_on'"),
+    ],
+)  # fmt: skip
+def test_a_date_field_takes_days_only(doc: Any, message: str) -> None:
+    with pytest.raises(RuleError) as caught:
+        parse_rule(doc, DATE_FIELDS)
+    assert message in str(caught.value)
+    columns = {"starts_on": dated_table.c.starts_on}
+    with pytest.raises(RuleError) as compiled:  # compiling checks the same without field specs
+        compile_rule(Condition(doc["field"], doc["op"], doc["value"]), columns, NOW)
+    assert message.removeprefix("rule value: ") in str(compiled.value)
+
+
+def test_date_rules_round_trip_as_day_text() -> None:
+    rule = parse_rule(DATE_RULES[2][0], DATE_FIELDS)
+    assert to_doc(rule) == leaf("starts_on", "in", ["2024-05-31", "2024-06-02"])
+    assert parse_rule(to_doc(rule), DATE_FIELDS) == rule
+
+
+@pytest.mark.parametrize(("doc", "expected"), DATE_RULES)
+def test_date_rules_select_alike_in_sql_and_in_python(
+    dated: Connection, doc: Any, expected: set[int]
+) -> None:
+    rule = parse_rule(doc, DATE_FIELDS)
+    where = compile_rule(rule, {"starts_on": dated_table.c.starts_on}, NOW)
+    assert set(dated.scalars(select(dated_table.c.id).where(where))) == expected
+    assert {row["id"] for row in DATED_ROWS if evaluate(rule, row, NOW)} == expected
+    as_text = [{**row, "starts_on": row["starts_on"] and row["starts_on"].isoformat()}
+               for row in DATED_ROWS]  # fmt: skip
+    assert {row["id"] for row in as_text if evaluate(rule, row, NOW)} == expected
+    assert {row["id"] for row in DATED_ROWS if evaluate(Not(rule), row, NOW)} == {
+        1,
+        2,
+        3,
+        4,
+    } - expected
 
 
 # --- the same agreement, as a property over generated rows and rules ---------------------------

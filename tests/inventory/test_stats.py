@@ -1,4 +1,5 @@
-"""Dashboard numbers on a seeded inventory: counts, roles, statuses, runs per UTC day, idle users.
+"""Dashboard numbers on a seeded inventory: counts, roles, statuses, runs per UTC day, idle users,
+and the upcoming starts of pre-start people.
 
 The seed is shared with the dashboard and report tests."""
 
@@ -20,6 +21,7 @@ from inventory.models import (
     Workflow,
     WorkflowRun,
 )
+from tests.inventory.test_queries import add_hires
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 XSS = "<script>alert(1)</script>"
@@ -162,6 +164,58 @@ def test_the_dashboard_reads_few_rows_with_few_queries(session: Session) -> None
         board = stats.dashboard(session, NOW)
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    assert len(statements) == 5
-    assert all("count(" in s.lower() or "sum(" in s.lower() for s in statements)
+    *numbers, upcoming = statements
+    assert len(numbers) == 5
+    assert all("count(" in s.lower() or "sum(" in s.lower() for s in numbers)
+    assert "LIMIT" in upcoming.upper()  # the upcoming starts: one bounded read of people
     assert board.counts.people == 3 and board.idle.never == 1
+
+
+# --- upcoming starts -------------------------------------------------------------------------
+
+TODAY = NOW.date()
+
+
+def test_upcoming_starts_are_the_next_thirty_days_of_pre_start_people_soonest_first(
+    session: Session,
+) -> None:
+    add_hires(session, TODAY)
+    upcoming = stats.upcoming_starts(session, TODAY)
+    # Day 0 (today) and day 29 are in; day 30, yesterday, no date yet, cancelled and active out.
+    assert [s.email for s in upcoming.starts] == [
+        "hana@corp.example", "ivo@corp.example", "jan@corp.example",
+    ]  # fmt: skip
+    assert not upcoming.more
+    hana = upcoming.starts[0]
+    assert (hana.full_name, hana.start_date, hana.department, hana.location) == (
+        "Hana Day", TODAY, "Engineering", "Berlin",
+    )  # fmt: skip
+    assert (hana.manager_name, hana.manager_email) == ("Mia Manager", "mia@corp.example")
+    assert (upcoming.starts[2].start_date - TODAY).days == 29
+    assert upcoming.starts[2].manager_name is upcoming.starts[2].manager_email is None
+
+
+def test_the_window_moves_with_today(session: Session) -> None:
+    add_hires(session, TODAY)
+    tomorrow = stats.upcoming_starts(session, TODAY + timedelta(days=1))
+    assert [s.email for s in tomorrow.starts] == [
+        "ivo@corp.example", "jan@corp.example", "kim@corp.example",
+    ]  # fmt: skip
+    a_month_ago = stats.upcoming_starts(session, TODAY - timedelta(days=30))
+    assert [s.email for s in a_month_ago.starts] == ["lee@corp.example"]  # due yesterday: day 29
+    assert stats.upcoming_starts(session, TODAY - timedelta(days=31)).starts == []
+
+
+def test_only_the_soonest_are_read_and_more_says_there_are_others(session: Session) -> None:
+    add_hires(session, TODAY)
+    first = stats.upcoming_starts(session, TODAY, limit=2)
+    assert [s.email for s in first.starts] == ["hana@corp.example", "ivo@corp.example"]
+    assert first.more
+    assert not stats.upcoming_starts(session, TODAY, limit=3).more
+
+
+def test_the_dashboard_reads_upcoming_starts_on_nows_utc_day(session: Session) -> None:
+    add_hires(session, TODAY)
+    late_evening_west = datetime(2024, 5, 31, 20, 0, tzinfo=timezone(timedelta(hours=-6)))
+    board = stats.dashboard(session, late_evening_west)  # already June 1st in UTC
+    assert board.upcoming == stats.upcoming_starts(session, TODAY)

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import partial
@@ -17,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
 
 from inventory.settings import Settings
 from web.accounts import add_account, create_token
@@ -98,6 +100,23 @@ def built_app(settings: Settings) -> Iterator[Flask]:
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
+    state = app_state(app)
+    if state.tasks is not None:
+        state.tasks.close()
+    state.engine.dispose()
+
+
+@pytest.fixture
+def live_server(settings: Settings, engine: object) -> Iterator[str]:
+    """The real app on the test instance, served over loopback from a thread; yields its URL."""
+    app = create_app(settings)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="invsync-web", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
     state = app_state(app)
     if state.tasks is not None:
         state.tasks.close()

@@ -13,14 +13,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.settings import Settings
+from inventory.timeutil import utcnow
 from tests.conftest import API_KEY, create_lever
+from tests.inventory.test_queries import add_hires
 from tests.web.conftest import Run, invsync_env, run_invsync
 
 Sim = tuple[LeverSimulator, SimulatorServer]
 Factory = sessionmaker[Session]
 PERSON_KEYS = {
     "username", "email", "first_name", "last_name", "full_name", "role", "job_title", "status",
-    "custom", "created_at", "updated_at", "last_synced_at",
+    "custom", "created_at", "updated_at", "last_synced_at", "start_date", "department",
+    "location", "personal_email", "manager_email",
 }  # fmt: skip
 SAAS_KEYS = {
     "app", "external_id", "email", "name", "role", "status", "created_at", "deactivated_at",
@@ -113,6 +116,51 @@ def test_people_csv_has_a_row_per_person_and_custom_columns(launched: Run) -> No
     assert len(rows) == 250
     assert "custom.Lever ID" in rows[0] and rows[0]["custom.Lever ID"]
     assert any(any(ord(ch) > 127 for ch in r["full_name"]) for r in rows), "non-ASCII names kept"
+
+
+def test_people_list_of_pre_start_people(invsync: Run, session_factory: Factory) -> None:
+    today = utcnow().date()
+    with session_factory.begin() as session:
+        add_hires(session, today)
+    listed = invsync("people", "list", "--status", "pre_start", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    people = json.loads(listed.stdout)
+    assert [p["email"].split("@")[0] for p in people] == ["hana", "ivo", "jan", "kim", "lee", "max"]
+    assert all(set(p) == PERSON_KEYS for p in people)
+    hana = people[0]
+    assert (hana["status"], hana["start_date"], hana["department"], hana["location"]) == (
+        "pre_start", today.isoformat(), "Engineering", "Berlin",
+    )  # fmt: skip
+    assert (hana["manager_email"], hana["personal_email"]) == (
+        "mia@corp.example",
+        "hana@home.example",
+    )
+    assert people[-1]["start_date"] is None and people[-1]["manager_email"] is None
+    cancelled = json.loads(
+        invsync("people", "list", "--status", "cancelled", "--format", "json").stdout
+    )
+    assert [p["email"] for p in cancelled] == ["nia@corp.example"]
+    both = invsync(
+        "people", "list", "--status", "cancelled", "--status", "pre_start", "--format", "json"
+    )
+    assert len(json.loads(both.stdout)) == 7
+
+
+def test_the_table_of_pre_start_people_shows_when_they_start(
+    invsync: Run, session_factory: Factory
+) -> None:
+    today = utcnow().date()
+    with session_factory.begin() as session:
+        add_hires(session, today)
+    header, *rows = invsync("people", "list", "--status", "pre_start").stdout.splitlines()
+    assert header.split() == [
+        "email", "full_name", "role", "job_title", "status", "start_date", "department",
+        "manager_email",
+    ]  # fmt: skip
+    assert rows[0].startswith("hana@corp.example") and today.isoformat() in rows[0]
+    assert "mia@corp.example" in rows[0] and len(rows) == 6
+    everyone = invsync("people", "list").stdout.splitlines()[0].split()
+    assert "start_date" not in everyone and "last_synced_at" in everyone
 
 
 def test_second_sync_reports_nothing_created_or_updated(launched: Run) -> None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from html import unescape
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from inventory.models import Integration, SyncRun
 from inventory.timeutil import utcnow
+from tests.inventory.test_queries import add_hires
 from tests.inventory.test_stats import XSS, seed
 from tests.web.conftest import SignIn
 
@@ -143,3 +146,36 @@ def test_links_follow_the_role(signed_in: SignIn) -> None:
     card = lambda html: html[html.index('id="count-integrations"') :][:200]  # noqa: E731
     assert 'href="/integrations"' not in card(viewer)
     assert 'href="/integrations"' in card(admin)
+
+
+def _upcoming_rows(html: str) -> list[list[str]]:
+    """The upcoming starts table's rows, as cell texts."""
+    section = html[html.index('id="table-upcoming"') :].split("</table>")[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", section, re.S)[1:]  # after the header row
+    cells = (re.findall(r"<td>(.*?)</td>", row, re.S) for row in rows)
+    return [[re.sub(r"<[^>]+>", "", cell).strip() for cell in row] for row in cells]
+
+
+def test_upcoming_starts_show_the_next_thirty_days_soonest_first(
+    signed_in: SignIn, session_factory: sessionmaker[Session]
+) -> None:
+    today = utcnow().date()
+    with session_factory.begin() as session:
+        hana = add_hires(session, today)["hana@corp.example"].id
+    html = signed_in("viewer").get("/").get_data(as_text=True)
+    assert _upcoming_rows(html) == [
+        ["Hana Day", today.isoformat(), "Engineering", "Berlin", "Mia Manager"],
+        ["Ivo Five", (today + timedelta(days=5)).isoformat(), "Sales", "Remote", "Mia Manager"],
+        ["Jan Last", (today + timedelta(days=29)).isoformat(), "Sales", "Lisbon", ""],
+    ]
+    assert f'<a href="/people/{hana}">Hana Day</a>' in html
+    found = re.search(r'<a href="([^"]+)" id="upcoming-link">', html)
+    assert found is not None
+    query = parse_qs(urlsplit(unescape(found.group(1))).query)
+    assert query == {"f": ["status:eq:pre_start"], "sort": ["start_date"]}
+
+
+def test_no_upcoming_starts_says_so(signed_in: SignIn) -> None:
+    html = signed_in("viewer").get("/").get_data(as_text=True)
+    assert "No one is due to start in the next 30 days." in html
+    assert 'id="table-upcoming"' not in html and 'id="upcoming-link"' in html

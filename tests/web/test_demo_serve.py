@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,3 +58,27 @@ def test_the_printed_login_opens_the_synced_people_list(demo: dict[str, str]) ->
     people = browser.get(demo["url"] + "people", timeout=10)
     assert people.status_code == 200
     assert people.text.count("@") >= 10
+
+
+def test_a_hire_arrives_by_signed_webhook_while_the_demo_serves(demo: dict[str, str]) -> None:
+    browser = requests.Session()
+    form = browser.get(demo["url"] + "login", timeout=10).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    browser.post(
+        demo["url"] + "login",
+        data={"name": demo["name"], "password": demo["password"], "csrf_token": token.group(1)},
+        timeout=10,
+    )
+    deadline = time.monotonic() + 60
+    while "grace.hopper@example.com" not in _people(browser, demo["url"], "hopper"):
+        assert time.monotonic() < deadline, "no hire arrived by webhook within a minute"
+        time.sleep(0.5)
+    assert "pre_start" in _people(browser, demo["url"], "hopper")
+    events = browser.get(demo["url"] + "integrations/lever-demo-hires/hires", timeout=10).text
+    assert "candidateHired" in events and "/hooks/lever/lever-demo-hires" in events
+
+
+def _people(browser: requests.Session, url: str, query: str) -> str:
+    """The people list page searched for a text."""
+    return browser.get(url + "people", params={"q": query}, timeout=10).text

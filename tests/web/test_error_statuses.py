@@ -59,6 +59,10 @@ TABLE: list[tuple[type[InvsyncError], ExitCode, int]] = [
     (connector_errors.PaginationError, FAILED, 502),
     (connector_errors.RetriableError, FAILED, 502),
     (connector_errors.RecordError, FAILED, 502),
+    (connector_errors.HireError, FAILED, 502),
+    (connector_errors.EmailFormatError, USAGE, 400),
+    (connector_errors.WebhookRefused, FAILED, 401),
+    (connector_errors.WebhookMalformed, FAILED, 400),
     (workflows_errors.WorkflowInvalid, USAGE, 400),
     (workflows_errors.WorkflowStateError, USAGE, 400),
     (workflows_errors.WorkflowNotFound, USAGE, 404),
@@ -69,6 +73,7 @@ TABLE: list[tuple[type[InvsyncError], ExitCode, int]] = [
     (web_errors.AuthError, USAGE, 401),
     (web_errors.LoginThrottledError, USAGE, 429),
     (web_errors.ForbiddenError, USAGE, 403),
+    (web_errors.HookClosedError, USAGE, 409),
 ]  # fmt: skip
 CLASSES = [cls for cls, _, _ in TABLE]
 
@@ -87,6 +92,7 @@ BUILD: dict[type[InvsyncError], Callable[[], InvsyncError]] = {
         3, 1.5, connector_errors.RetriableError("HTTP 503", status=503)
     ),
     connector_errors.RecordError: lambda: connector_errors.RecordError("a@example.com", "bad"),
+    connector_errors.HireError: lambda: connector_errors.HireError("opp-1", "no signed offer"),
     workflows_errors.WorkflowInvalid: lambda: workflows_errors.WorkflowInvalid(["blocks: none"]),
 }
 

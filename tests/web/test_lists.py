@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from html.parser import HTMLParser
 from typing import Any
@@ -22,6 +22,7 @@ from inventory.records import add_records, set_fields
 from inventory.settings import Settings
 from inventory.timeutil import utcnow
 from tests.conftest import API_KEY, Sim
+from tests.inventory.test_queries import add_hires
 from tests.web.conftest import SignIn, csrf_of
 
 EVIL = "<script>alert(1)</script>"
@@ -410,3 +411,76 @@ def test_saas_user_page_shows_its_person_and_history(
     page(viewer, "/saas/lever/users/999999", 404)
     page(viewer, "/people/999999", 404)
     page(viewer, f"/saas/other/users/{user_id}", 404)
+
+
+# --- hires: statuses, start dates, managers -------------------------------------------------------
+
+
+@pytest.fixture
+def hires(session_factory: sessionmaker[Session]) -> dict[str, int]:
+    """The inventory tests' hires around 2024-07-01, committed; their ids by email."""
+    with session_factory.begin() as session:
+        return {email: p.id for email, p in add_hires(session, date(2024, 7, 1)).items()}
+
+
+def names_of(html: str) -> list[str]:
+    """The part before the @ of each row's email."""
+    return [email.split("@")[0] for email in emails_of(html)]
+
+
+def test_status_links_filter_to_pre_start_and_cancelled_people(
+    hires: dict[str, int], signed_in: SignIn
+) -> None:
+    viewer = signed_in("viewer")
+    everyone = page(viewer, "/people?q=corp&sort=full_name")
+    pre_start = link(everyone, "Pre-start")
+    assert pre_start is not None
+    assert parse_qs(urlsplit(pre_start).query) == {
+        "q": ["corp"], "sort": ["full_name"], "f": ["status:eq:pre_start"]
+    }  # fmt: skip
+    shown = page(viewer, pre_start)
+    assert names_of(shown) == ["hana", "ivo", "jan", "kim", "lee", "max"]
+    assert 'aria-current="page">Pre-start</a>' in shown
+    cancelled = link(shown, "Cancelled")  # replaces the status filter, keeps the rest
+    assert cancelled is not None and "pre_start" not in cancelled
+    assert names_of(page(viewer, cancelled)) == ["nia"]
+    anyone = link(shown, "Any status")
+    assert anyone is not None and "f=" not in anyone and len(emails_of(page(viewer, anyone))) == 9
+
+
+def test_pre_start_people_by_start_date_with_the_start_date_column(
+    hires: dict[str, int], signed_in: SignIn
+) -> None:
+    viewer = signed_in("viewer")
+    html = page(viewer, "/people?f=status:eq:pre_start&sort=start_date&size=25")
+    grid = table(html, "people-table")
+    assert "Start date" in grid.headers
+    column = grid.headers.index("Start date")
+    assert [(row[0].split("@")[0], row[column]) for row in grid.rows] == [
+        ("lee", "2024-06-30"), ("hana", "2024-07-01"), ("ivo", "2024-07-06"),
+        ("jan", "2024-07-30"), ("kim", "2024-07-31"), ("max", ""),
+    ]  # fmt: skip
+    flip = link(html, "Start date")
+    assert flip is not None and "dir=desc" in flip and "sort=start_date" in flip
+    assert names_of(page(viewer, flip)) == ["kim", "jan", "ivo", "hana", "lee", "max"]
+
+
+def test_start_date_filters_and_the_hire_columns(hires: dict[str, int], signed_in: SignIn) -> None:
+    viewer = signed_in("viewer")
+    between = "/people?f=start_date:gt:2024-07-01&f=start_date:lt:2024-07-31"
+    assert names_of(page(viewer, between)) == ["ivo", "jan", "nia", "oli"]
+    assert names_of(page(viewer, "/people?f=start_date:eq:2024-07-01")) == ["hana"]
+    cols = "cols=email,department,location,personal_email,manager_email"
+    grid = table(page(viewer, f"/people?q=hana&{cols}"), "people-table")
+    assert grid.headers == ["Email", "Department", "Location", "Personal email", "Manager"]
+    assert grid.rows == [
+        ["hana@corp.example", "Engineering", "Berlin", "hana@home.example", "mia@corp.example"]
+    ]
+    wrong = page(viewer, "/people?f=start_date:eq:soon", 400)
+    assert "needs a date as YYYY-MM-DD" in unescape(wrong)
+
+
+def test_a_persons_page_shows_the_hire_fields(hires: dict[str, int], signed_in: SignIn) -> None:
+    html = page(signed_in("viewer"), f"/people/{hires['hana@corp.example']}")
+    for text in ("Start date", "2024-07-01", "Department", "Berlin", "mia@corp.example"):
+        assert text in html

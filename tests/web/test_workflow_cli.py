@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from inventory.models import SaasUser
+from inventory.models import Person, SaasUser
 from inventory.settings import Settings
 from tests.conftest import Sim
 from tests.web.conftest import Run
@@ -23,11 +23,14 @@ from vault.store import Vault
 EXAMPLES = Path(__file__).parents[2] / "examples" / "workflows"
 ROLE_FILE = str(EXAMPLES / "lever-user-role.json")
 STALE_FILE = str(EXAMPLES / "deactivate-stale-lever-users.json")
+LAPTOP_FILE = str(EXAMPLES / "new-hire-laptop.json")
 RUN_KEYS = {
     "run_id", "workflow", "version", "trigger", "dry_run", "status", "matched", "outcomes",
     "pending_approvals", "message", "started_at", "finished_at",
 }  # fmt: skip
-STEP_KEYS = {"record", "saas_user_id", "block", "outcome", "message", "status_code", "at"}
+STEP_KEYS = {
+    "record", "saas_user_id", "person_id", "block", "outcome", "message", "status_code", "at",
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -219,6 +222,33 @@ def test_import_last_activity_exit_3_on_bad_rows(
     good = tmp_path / "good.csv"
     good.write_text(f"email,last_activity\n{user['email']},2026-12-02\n", encoding="utf-8")
     assert "1 updated" in ok(synced("saas-users", "import", str(good))).stdout
+
+
+def test_a_people_workflow_through_the_cli(
+    synced: Run, tmp_path: Path, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        session.add(Person(email="ada@example.com", email_key="ada@example.com",
+                           full_name="Ada Lovelace", status="pre_start", custom={},
+                           department="Engineering", location="Berlin",
+                           start_date=date(2027, 1, 4)))  # fmt: skip
+    assert ok(synced("workflow", "create", "--file", LAPTOP_FILE)).stdout.strip() == (
+        "New hire laptop"
+    )
+    listed = as_json(synced("workflow", "list", "--format", "json"))
+    assert [(w["name"], w["object"]) for w in listed] == [("New hire laptop", "people")]
+    assert "people" in ok(synced("workflow", "list")).stdout
+    dry = as_json(synced("workflow", "run", "New hire laptop", "--dry-run", "--format", "json"))
+    assert (dry["matched"], dry["status"]) == (1, "succeeded")
+    shown = as_json(synced("workflow", "runs", "show", str(dry["run_id"]), "--format", "json"))
+    mail = next(step for step in shown["steps"] if step["block"] == "laptop")
+    assert (mail["record"], mail["saas_user_id"]) == ("ada@example.com", None)
+    assert isinstance(mail["person_id"], int)
+    assert mail["message"] == ("would email it-orders@example.com: Laptop for Ada Lovelace, "
+                               "starting 2027-01-04, Engineering, Berlin")  # fmt: skip
+    doc = json.loads(Path(LAPTOP_FILE).read_text(encoding="utf-8")) | {"run_mode": "supervised"}
+    assert_error_lines(synced("workflow", "validate", "--file", write(tmp_path, "s.json", doc)),
+                       2, "run_mode: a people workflow changes no Lever user")  # fmt: skip
 
 
 def test_blocks_are_listed_with_what_they_do(synced: Run) -> None:

@@ -137,6 +137,64 @@ def test_the_json_form_shows_problems_and_keeps_the_text(author: FlaskClient) ->
     )
 
 
+def palette(page: str) -> dict[str, bool]:
+    """The editor's palette: block type → whether it is shown."""
+    items = re.findall(r'<li class="palette-item"[^>]*data-block-type="(\w+)"[^>]*>', page)
+    shown = re.findall(r'<li class="palette-item"[^>]*data-block-type="(\w+)"(?![^>]*hidden)', page)
+    return {kind: kind in shown for kind in items}
+
+
+def test_a_people_workflow_starts_from_the_people_starter_with_its_palette(
+    author: FlaskClient,
+) -> None:
+    index = author.get("/workflows").get_data(as_text=True)
+    assert 'href="/workflows/new?object=people"' in index
+    page = author.get("/workflows/new?object=people").get_data(as_text=True)
+    definition = json.loads(re.search(r'id="workflow-definition">(.*?)</script>', page).group(1))
+    assert (definition["object"], definition["trigger"]) == ("people", {"type": "person_hired"})
+    assert re.search(r'<option value="people" selected>People</option>', page)
+    assert palette(page) == {"begin": True, "end": True, "saas_user_role": False, "api": True,
+                             "update": False, "notification": True, "condition": True}  # fmt: skip
+    config = json.loads(re.search(r'id="workflow-editor-config">(.*?)</script>', page).group(1))
+    assert config["object_triggers"]["people"] == ["schedule", "manual", "person_hired",
+                                                   "person_started"]  # fmt: skip
+    assert "record_created" not in config["object_triggers"]["people"]
+    assert "person_hired" not in config["object_triggers"]["saas_users"]
+    assert {"start_date", "department", "location"} <= set(config["fields"]["people"])
+    assert config["object_run_modes"]["people"] == ["autopilot"]
+    api = next(b for b in config["blocks"] if b["type"] == "api")
+    assert all(p["objects"] == ["saas_users"] for p in api["presets"])
+    saas = palette(author.get("/workflows/new").get_data(as_text=True))
+    assert all(saas.values()), "a SaaS-user workflow offers every block"
+
+
+def test_the_editor_saves_a_people_workflow_and_names_blocks_that_do_not_fit(
+    author: FlaskClient, synced: Sim, session_factory: sessionmaker[Session]
+) -> None:
+    mail = {
+        "id": "mail",
+        "type": "notification",
+        "to": "it@example.com",
+        "subject": "Laptop for {{ record.full_name }}",
+        "body": "{{ record.start_date }}",
+    }
+    doc = chain(mail, name="Laptops", object="people", trigger={"type": "person_hired"},
+                criteria={"field": "status", "op": "eq", "value": "pre_start"})  # fmt: skip
+    with_role = chain(ROLE, name="Laptops", object="people", trigger={"type": "person_hired"},
+                      criteria={"all": []})  # fmt: skip
+    answer = post_json(author, "/workflows/validate", with_role).get_json()
+    assert [(p["block"], "a people workflow cannot use it" in p["message"])
+            for p in answer["problems"]] == [("role", True)]  # fmt: skip
+    created = post_json(author, "/workflows/new/definition", doc).get_json()
+    assert (created["ok"], created["result"]) == (True, "created")
+    with session_factory() as session:
+        assert store.get(session, "Laptops").object_type == "people"
+    shown = author.get("/workflows/Laptops").get_data(as_text=True)
+    assert "<dt>Object</dt><dd>People</dd>" in shown
+    editor = author.get("/workflows/Laptops/edit").get_data(as_text=True)
+    assert re.search(r'id="wf-object" disabled', editor)
+
+
 # -- the editor's JSON calls -----------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from inventory.models import Change, SaasApp, SaasUser, WorkflowStep
 from inventory.settings import Settings
-from tests.conftest import API_KEY, Serve, Sim
+from tests.conftest import API_KEY, Serve, Sim, mailing
 from tests.workflows.conftest import DELETE, NOW, ROLE, accounts, chain, options
 from workflows.runner import RunSummary, run_workflow
 
@@ -312,7 +312,7 @@ def test_notification_emails_through_the_smtp_server(
     box, port = smtp_server()
     target = active_ids(synced)[0]
     make(chain(NOTIFY, criteria=only(target)))
-    mailed = replace(settings, smtp_url=f"smtp://127.0.0.1:{port}?from=invsync@example.com")
+    mailed = mailing(settings, port)
     summary = run_workflow(session_factory, mailed, "wf", options=options())
     assert summary.outcomes["mail"] == {"success": 1, "failure": 0}
     user = accounts(session)[target]

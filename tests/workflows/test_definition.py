@@ -181,7 +181,10 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
      "trigger: a manual trigger takes no 'daily'"),
     ("run mode", lambda d: d.update(run_mode="careful"),
      "run_mode: 'careful' is not one of autopilot, supervised"),
-    ("object", lambda d: d.update(object="people"), "object: 'people' is not one of saas_users"),
+    ("object", lambda d: d.update(object="things"),
+     "object: 'things' is not one of saas_users, people"),
+    ("person trigger on SaaS users", lambda d: d.update(trigger={"type": "person_hired"}),
+     'trigger: person_hired starts people workflows: set "object": "people" to use it'),
     ("name", lambda d: d.update(name=""), "name: missing"),
     ("top-level key", lambda d: d.update(block=[]), "workflow: unknown key 'block'"),
 ]  # fmt: skip
@@ -198,7 +201,7 @@ def test_each_mistake_is_reported_where_it_is(change: Callable[..., Any], expect
 def test_the_examples_are_valid(path: Path) -> None:
     doc = json.loads(path.read_text(encoding="utf-8"))
     assert check(doc, ENV) == []
-    assert {b.get("credential") for b in doc["blocks"]} - {None} == {"lever-key"}
+    assert {b.get("credential") for b in doc["blocks"]} - {None} <= {"lever-key"}
 
 
 def test_load_raises_with_every_problem() -> None:
@@ -227,6 +230,8 @@ def test_without_the_vault_credentials_are_not_checked() -> None:
 @pytest.mark.parametrize(
     ("doc", "kind"),
     [
+        ({"type": "person_hired"}, None),
+        ({"type": "person_started"}, None),
         ({"type": "schedule", "every": "6h"}, "every"),
         ({"type": "schedule", "cron": "0 3 * * 1-5", "tz": "Europe/Berlin"}, "cron"),
         ({"type": "record_created"}, None),
@@ -238,6 +243,134 @@ def test_triggers_parse(doc: dict[str, Any], kind: str | None) -> None:
     parsed = parse_trigger(doc)
     assert parsed.type == doc["type"]
     assert (parsed.schedule.kind if parsed.schedule else None) == kind
+
+
+# -- people workflows ------------------------------------------------------------------------
+
+
+MAIL = {
+    "id": "mail",
+    "type": "notification",
+    "to": "it@example.com",
+    "subject": "Laptop for {{ record.full_name }}",
+    "body": "Manager: {{ record.manager_email }}",
+}
+PEOPLE: dict[str, Any] = {
+    "name": "New hire laptop",
+    "object": "people",
+    "trigger": {"type": "person_hired"},
+    "criteria": {"field": "status", "op": "eq", "value": "pre_start"},
+    "run_mode": "autopilot",
+    "blocks": [{"id": "begin", "type": "begin"}, MAIL, {"id": "end", "type": "end"}],
+    "edges": [
+        {"from": "begin", "to": "mail"},
+        {"from": "mail", "to": "end", "on": "success"},
+        {"from": "mail", "to": "end", "on": "failure"},
+    ],
+}  # fmt: skip
+PEOPLE_ENV = CheckEnv(load_registry(), frozenset({"lever-key"}), frozenset({"laptop"}))
+USABLE = "(use one of api, begin, condition, end, notification)"
+
+
+def people_with(change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    """The people definition after a change."""
+    doc = copy.deepcopy(PEOPLE)
+    change(doc)
+    return doc
+
+
+def before_mail(doc: dict[str, Any], new: dict[str, Any]) -> None:
+    """Put a block between begin and mail, both its exits going on to mail."""
+    doc["blocks"].insert(1, new)
+    doc["edges"][0] = {"from": "begin", "to": new["id"]}
+    doc["edges"] += [{"from": new["id"], "to": "mail", "on": "success"},
+                     {"from": new["id"], "to": "mail", "on": "failure"}]  # fmt: skip
+
+
+PEOPLE_CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
+    ("role block", lambda d: before_mail(d, {"id": "role", **ROLE_BLOCK}),
+     "block 'role': block type 'saas_user_role' reads and changes SaaS users' roles in Lever, so "
+     f"a people workflow cannot use it {USABLE}"),
+    ("update block", lambda d: before_mail(d, {"id": "mark", "type": "update",
+                                               "set": {"role": "x"}}),
+     "block 'mark': block type 'update' sets fields of SaaS users, so a people workflow cannot "
+     f"use it {USABLE}"),
+    ("Lever preset", lambda d: before_mail(d, {"id": "delete", "type": "api",
+                                               "preset": "lever_delete_user",
+                                               "credential": "lever-key"}),
+     "block 'delete': preset 'lever_delete_user' acts on Lever users, so a people workflow "
+     'cannot use it (send a custom "request" instead)'),
+    ("sync trigger", lambda d: d.update(trigger={"type": "record_created"}),
+     "trigger: record_created starts SaaS-user workflows after a sync: a people workflow starts "
+     "on schedule, manual, person_hired, person_started"),
+    ("supervised", lambda d: d.update(run_mode="supervised"),
+     "run_mode: a people workflow changes no Lever user, so it never waits for approval"),
+    ("SaaS-user field", lambda d: d.update(criteria={"field": "app", "op": "eq", "value": "x"}),
+     "criteria: field: unknown field 'app'"),
+    ("date as text", lambda d: d.update(criteria={"field": "start_date", "op": "contains",
+                                                  "value": "2027"}),
+     "cannot test 'start_date', which holds a date"),
+    ("not a date", lambda d: d.update(criteria={"field": "start_date", "op": "gt",
+                                                "value": "soon"}),
+     "criteria: value:"),
+    ("unknown custom field", lambda d: d.update(criteria={"field": "custom.shoe", "op": "eq",
+                                                          "value": "42"}),
+     "criteria: field: unknown field 'custom.shoe'"),
+    ("condition over SaaS-user fields", lambda d: before_mail(d, {
+        "id": "check", "type": "condition", "rule": {"field": "app", "op": "eq", "value": "x"}}),
+     "block 'check': rule field: unknown field 'app'"),
+]  # fmt: skip
+ROLE_BLOCK = {"type": "saas_user_role", "preset": "lever_user_role", "credential": "lever-key"}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"), [c[1:] for c in PEOPLE_CASES], ids=[c[0] for c in PEOPLE_CASES]
+)
+def test_a_people_workflow_refuses_what_does_not_fit_a_person(
+    change: Callable[..., Any], expected: str
+) -> None:
+    problems = check(people_with(change), PEOPLE_ENV)
+    assert any(expected in p for p in problems), problems
+    assert len(problems) == 1 and "\n" not in problems[0], problems
+
+
+def test_a_people_workflow_tests_person_fields_and_calls_apis() -> None:
+    criteria = {"all": [
+        {"field": "status", "op": "eq", "value": "pre_start"},
+        {"field": "department", "op": "in", "value": ["Engineering", "Design"]},
+        {"field": "start_date", "op": "gt", "value": "2026-12-31"},
+        {"field": "personal_email", "op": "is_not_empty"},
+        {"field": "custom.laptop", "op": "eq", "value": "mac"},
+    ]}  # fmt: skip
+    order = {"id": "order", "type": "api", "credential": "lever-key", "request": {
+        "method": "POST", "url": "https://it.example.com/laptops",
+        "body": {"for": "{{ record.full_name }}", "start": "{{ record.start_date }}"}}}  # fmt: skip
+    check_block = {"id": "check", "type": "condition",
+                   "rule": {"field": "location", "op": "eq", "value": "Berlin"}}  # fmt: skip
+
+    def change(doc: dict[str, Any]) -> None:
+        doc.update(criteria=criteria, trigger={"type": "person_started"})
+        before_mail(doc, order)
+        doc["blocks"].insert(1, check_block)
+        doc["edges"][0] = {"from": "begin", "to": "check"}
+        doc["edges"] += [{"from": "check", "to": "order", "on": "success"},
+                         {"from": "check", "to": "end", "on": "failure"}]  # fmt: skip
+
+    doc = people_with(change)
+    assert check(doc, PEOPLE_ENV) == []
+    definition = load(doc, PEOPLE_ENV)
+    assert (definition.object, definition.trigger.type) == ("people", "person_started")
+
+
+def test_any_custom_field_passes_when_the_custom_fields_are_not_known() -> None:
+    doc = people_with(lambda d: d.update(criteria={"field": "custom.shoe", "op": "eq",
+                                                   "value": "42"}))  # fmt: skip
+    assert check(doc, CheckEnv(load_registry())) == []
+
+
+def test_a_saas_user_workflow_still_refuses_people_fields() -> None:
+    doc = doc_with(lambda d: d.update(criteria={"field": "department", "op": "eq", "value": "x"}))
+    assert any("unknown field 'department'" in p for p in check(doc, ENV))
 
 
 def _nested(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:

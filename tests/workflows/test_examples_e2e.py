@@ -1,21 +1,35 @@
-"""Both example workflows end to end against the simulator: vault → runner → Lever → inventory."""
+"""The example workflows end to end against the simulator: vault → runner → Lever → inventory,
+and for the new-hire laptop a hire in Lever → a hires poll → the person → the email to IT."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from inventory.models import WorkflowStep
+from connector.jobs import lever_client
+from connector.lever.sim import LeverSimulator, SimulatorServer
+from inventory.models import Person, WorkflowRun, WorkflowStep
 from inventory.settings import Settings
-from tests.conftest import Sim
+from tests.conftest import (
+    API_KEY,
+    Serve,
+    Sim,
+    create_hires,
+    create_lever,
+    mailing,
+    no_sleep,
+    sync_lever,
+)
 from tests.workflows.conftest import NOW, accounts, options
+from web.jobs import sync_with_events
 from workflows.runner import RunSummary
 from workflows.triggers import run_due
 
@@ -77,7 +91,7 @@ def test_deactivate_stale_lever_users_example(
     assert again.matched == 0, "deactivated users no longer match"
 
 
-def test_both_examples_run_from_their_schedules(
+def test_the_scheduled_examples_run_from_their_schedules(
     synced: Sim, make: Make, settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:
     for name in ("lever-user-role", "deactivate-stale-lever-users"):
@@ -87,3 +101,38 @@ def test_both_examples_run_from_their_schedules(
     summaries = run_due(session_factory, settings, since=midnight, now=five, options=options())
     assert {s.workflow for s in summaries} == {"Lever user role", "Deactivate stale Lever users"}
     assert all(s.trigger == "schedule" and s.status == "succeeded" for s in summaries)
+
+
+def test_new_hire_laptop_example(
+    make: Make,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    smtp_server: Serve,
+    session: Session,
+) -> None:
+    box, port = smtp_server()
+    mailed = mailing(settings, port)
+    sim = LeverSimulator(users=20, seed=7, api_key=API_KEY, rate_limit=False)
+    with SimulatorServer(sim) as server:
+        create_lever(session_factory, settings, server.url)
+        assert sync_lever(session_factory, settings).status == "succeeded"
+        create_hires(session_factory, settings, server.url)
+        make(example("new-hire-laptop"))
+        manager = next(u for u in sim.users if u["deactivatedAt"] is None)
+        posting = sim.add_posting(text="Backend Engineer", categories={
+            "department": "Engineering", "team": "Platform", "location": "Berlin"})  # fmt: skip
+        opportunity = sim.add_candidate("Ada Lovelace", posting_id=posting["id"])
+        sim.add_offer(opportunity["id"], start_date=date(2027, 1, 4),
+                      direct_manager=manager["id"])  # fmt: skip
+        sim.hire(opportunity["id"])
+        client = partial(lever_client, sleep=no_sleep)
+        polled = sync_with_events(session_factory, mailed, "hires", client_factory=client)
+    assert polled.status == "succeeded", polled.message
+    ada = session.scalars(select(Person).where(Person.opportunity_id == opportunity["id"])).one()
+    (run,) = session.scalars(select(WorkflowRun))
+    assert (run.trigger, run.status, run.matched, run.record_ids) == (
+        "person_hired", "succeeded", 1, [ada.id])  # fmt: skip
+    ((recipients, message),) = box.messages
+    assert recipients == ["it-orders@example.com"]
+    assert message["Subject"] == "Laptop for Ada Lovelace, starting 2027-01-04, Engineering, Berlin"
+    assert f"Manager: {manager['email']}" in message.get_content()

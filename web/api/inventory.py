@@ -46,7 +46,8 @@ def get_person(id: int) -> dict[str, Any]:
     person = db().get(Person, id)
     if person is None:
         raise NotFoundError(f"no person with id {id}: list them at /api/v1/people")
-    return schemas.Person().dump({"id": person.id, **queries.person_to_dict(person)})
+    manager = queries.manager_email_of(db(), person)
+    return schemas.Person().dump({"id": person.id, **queries.person_to_dict(person, manager)})
 
 
 @bp.get("/saas-users")

@@ -7,9 +7,11 @@ from marshmallow import Schema, fields, validate
 
 from vault.store import KINDS
 from workflows.approvals import APPROVAL_STATUSES
+from workflows.objects import OBJECTS
 
 MAX_PAGE = 500
 ISO = {"description": "ISO-8601 UTC timestamp"}
+DAY = {"description": "ISO-8601 date (YYYY-MM-DD)"}
 
 
 def _when(required: bool = True) -> fields.Str:
@@ -52,7 +54,9 @@ class ListQuery(Schema):
         metadata={"description": "repeatable field:op:value test, e.g. status:eq:active"},
     )
     rule = fields.Str(metadata={"description": 'a JSON rule tree, e.g. {"any": [...]}'})
-    sort = fields.Str(load_default="email")
+    sort = fields.Str(
+        load_default="email", metadata={"description": "a column, e.g. full_name or start_date"}
+    )
     order = fields.Str(load_default="asc", validate=validate.OneOf(("asc", "desc")))
     limit = fields.Int(load_default=50, validate=validate.Range(1, MAX_PAGE))
     cursor = fields.Str(metadata={"description": "next_cursor of the previous page"})
@@ -80,6 +84,13 @@ class Person(Schema):
     created_at = _when()
     updated_at = _when()
     last_synced_at = _when(False)
+    start_date = fields.Str(allow_none=True, metadata=DAY)
+    department = _text()
+    location = _text()
+    personal_email = _text()
+    manager_email = fields.Str(
+        allow_none=True, metadata={"description": "the email of the person's manager"}
+    )
 
 
 class PersonPage(Schema):
@@ -325,7 +336,11 @@ class WorkflowDefinition(Schema):
 
     name = fields.Str(required=True, validate=validate.Length(1, 100))
     description = fields.Str(allow_none=True)
-    object = fields.Raw()
+    object = fields.Str(
+        validate=validate.OneOf(OBJECTS),
+        metadata={"description": "what the workflow runs over (default saas_users); people "
+                                 "workflows start on person_hired or person_started"},
+    )  # fmt: skip
     trigger = fields.Raw()
     criteria = fields.Raw(allow_none=True)
     run_mode = fields.Raw()
@@ -344,7 +359,7 @@ class Workflow(Schema):
 
     name = fields.Str(required=True)
     description = _text()
-    object = fields.Str(required=True)
+    object = fields.Str(required=True, metadata={"enum": list(OBJECTS)})
     state = fields.Str(required=True)
     version = fields.Int(required=True)
     trigger = fields.Raw(required=True, allow_none=True)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from connector import integrations, schedules
+from connector.hires.signature import DEFAULT_MAX_AGE
 from connector.mapping import load_entries
 from inventory.errors import ConfigError
 from web.commands.common import TABLE_OR_JSON, pass_ctx
@@ -41,6 +42,26 @@ def _lifecycle_options(fn: Any) -> Any:
     return fn
 
 
+def _hire_options(fn: Any) -> Any:
+    """The settings of a `--connector lever-hires` integration, shared by create and update."""
+    options = [
+        click.option("--webhook-secret", default=None, metavar="CRED",
+                     help="Vault credential whose username is the Lever webhook's signature "
+                          "token (lever-hires)."),
+        click.option("--email-format", default=None,
+                     help="Work email of a new hire, e.g. '{first}.{last}@example.com' "
+                          "(lever-hires; placeholders {first} {last} {f} {l})."),
+        click.option("--poll/--no-poll", default=None,
+                     help="Read hired opportunities on the schedule (lever-hires; default on)."),
+        click.option("--webhook-max-age", type=click.FloatRange(min=1), default=None,
+                     help="Refuse a webhook triggered longer ago than this, in seconds "
+                          "(lever-hires; default 300)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @integration.command("create")
 @click.argument("name")
 @click.option("--connector", default="lever", show_default=True)
@@ -59,6 +80,7 @@ def _lifecycle_options(fn: Any) -> Any:
     "--filter", "filter_json", default=None, help="Rule tree (JSON or @file) of users to sync."
 )
 @_lifecycle_options
+@_hire_options
 @pass_ctx
 def integration_create(app: AppContext, name: str, **opts: Any) -> None:
     """Create a draft integration."""
@@ -66,6 +88,8 @@ def integration_create(app: AppContext, name: str, **opts: Any) -> None:
     opts["base_url"] = opts["base_url"] or app.settings.lever_base_url
     opts["contacts"] = tuple(opts["contacts"])
     opts["login_activity"] = _none_word(opts["login_activity"])
+    opts["poll"] = True if opts["poll"] is None else opts["poll"]
+    opts["webhook_max_age"] = opts["webhook_max_age"] or DEFAULT_MAX_AGE
     spec = integrations.NewIntegration(name=name, filters=filters, **opts)
     with app.transaction() as session:
         integrations.create(session, spec)
@@ -88,6 +112,7 @@ def integration_create(app: AppContext, name: str, **opts: Any) -> None:
 )
 @click.option("--clear-contacts", is_flag=True, help="Remove every notice contact first.")
 @_lifecycle_options
+@_hire_options
 @pass_ctx
 def integration_update(app: AppContext, name: str, clear_contacts: bool, **opts: Any) -> None:
     """Change settings of an integration; options not given stay as they are."""
@@ -132,6 +157,9 @@ def _read_json_option(option: str, text: str | None) -> Any:
               help="Map a field: job_title=jobTitle, role=const:Employee, "
                    "first_name='name|first_name', custom.Team='template:{jobTitle}'; "
                    "TARGET= unmaps.")  # fmt: skip
+@click.option("--default", "defaults", multiple=True, metavar="TARGET=VALUE",
+              help="What a mapped field gets when Lever gives nothing, e.g. "
+                   "department=Unassigned; TARGET= drops the default.")  # fmt: skip
 @click.option("--show", is_flag=True, help="Print the mapping.")
 @click.option("--default-role", default=None, help="Role given to people by --smart.")
 @pass_ctx
@@ -140,18 +168,23 @@ def integration_map(
     name: str,
     smart: bool,
     assignments: tuple[str, ...],
+    defaults: tuple[str, ...],
     show: bool,
     default_role: str | None,
 ) -> None:
     """Map Lever fields to People fields."""
-    if not (smart or assignments or show):
-        raise ConfigError("say what to do: --smart, --set TARGET=SOURCE or --show")
+    if not (smart or assignments or defaults or show):
+        raise ConfigError(
+            "say what to do: --smart, --set TARGET=SOURCE or --show (or --default TARGET=VALUE)"
+        )
     with app.transaction() as session:
         integ = integrations.get(session, name)
         if smart:
             integrations.apply_smart_mapping(session, integ, default_role)
         if assignments:
             integrations.apply_assignments(session, integ, assignments)
+        if defaults:
+            integrations.apply_defaults(integ, defaults)
         _print_mapping(integ)
 
 
@@ -160,6 +193,8 @@ def _print_mapping(integ: Any) -> None:
     for entry in load_entries(integ.mapping):
         click.echo(f"  {entry.target:<22} ← {entry.describe()}")
     key = ", ".join(integ.sync_keys)
+    if integ.connector == integrations.HIRES:
+        key = "the Lever opportunity (work email from the email format)"
     missing = integrations.missing_for_launch(integ)
     status = "ready to launch" if not missing else "still needed: " + "; ".join(missing)
     click.echo(f"sync key: {key}; state: {integ.state}; {status}")

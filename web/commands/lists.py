@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from inventory.models import CustomField
 from inventory.queries import iter_people, iter_saas_users
+from inventory.rules import Condition, Rule
+from inventory.statuses import PersonStatus
 from inventory.timeutil import utcnow
 from web.commands.common import FORMAT, pass_ctx
 from web.context import AppContext
@@ -17,9 +19,15 @@ from web.output import write_csv, write_json_list, write_table
 
 PERSON_COLUMNS = [
     "username", "email", "first_name", "last_name", "full_name", "role", "job_title", "status",
-    "created_at", "updated_at", "last_synced_at",
+    "created_at", "updated_at", "last_synced_at", "start_date", "department", "location",
+    "personal_email", "manager_email",
 ]  # fmt: skip
 PERSON_TABLE = ["email", "full_name", "role", "job_title", "status", "last_synced_at"]
+# Listing people before day one, the table shows when each starts.
+PRE_START_TABLE = [
+    "email", "full_name", "role", "job_title", "status", "start_date", "department",
+    "manager_email",
+]  # fmt: skip
 SAAS_COLUMNS = [
     "app", "external_id", "email", "name", "role", "status", "created_at", "deactivated_at",
     "last_login_at", "last_seen_at", "person_email",
@@ -35,13 +43,32 @@ def people() -> None:
 @people.command("list")
 @click.option("--format", "fmt", type=FORMAT, default="table")
 @click.option("-q", "--search", default=None, help="Match name or email.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    metavar="STATUS",
+    help=f"Only people in this status (repeat for several), e.g. {PersonStatus.PRE_START}.",
+)
 @pass_ctx
-def people_list(app: AppContext, fmt: str, search: str | None) -> None:
+def people_list(app: AppContext, fmt: str, search: str | None, statuses: tuple[str, ...]) -> None:
     """List people (table, JSON or CSV), streamed."""
     with app.transaction() as session:
-        rows = iter_people(session, q=search, now=utcnow())
+        rows = iter_people(session, q=search, rule=_in_status(statuses), now=utcnow())
         custom = list(session.scalars(select(CustomField.name).order_by(CustomField.name)))
-        _write_rows(rows, fmt, PERSON_COLUMNS + [f"custom.{c}" for c in custom], PERSON_TABLE)
+        columns = PERSON_COLUMNS + [f"custom.{c}" for c in custom]
+        _write_rows(rows, fmt, columns, _person_table(statuses))
+
+
+def _in_status(statuses: tuple[str, ...]) -> Rule | None:
+    """The rule of `--status`: any of the statuses (ignoring case, as every rule does)."""
+    return Condition("status", "in", statuses) if statuses else None
+
+
+def _person_table(statuses: tuple[str, ...]) -> list[str]:
+    """The table's columns: with start dates when the list is of pre-start people."""
+    pre_start = PersonStatus.PRE_START in (s.lower() for s in statuses)
+    return PRE_START_TABLE if pre_start else PERSON_TABLE
 
 
 @click.group("saas-users")

@@ -32,7 +32,7 @@ from workflows.runner import RunSummary, run_workflow
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 APPROVAL_CHOICES = click.Choice([*approvals_service.APPROVAL_STATUSES, "all"])
-LIST_COLUMNS = ["name", "state", "version", "trigger", "run_mode", "updated_at"]
+LIST_COLUMNS = ["name", "object", "state", "version", "trigger", "run_mode", "updated_at"]
 RUN_COLUMNS = [
     "run_id",
     "status",
@@ -71,7 +71,7 @@ def _user() -> str:
 
 @click.group()
 def workflow() -> None:
-    """Workflows over SaaS users: create, validate, activate, run, and read their runs.
+    """Workflows over SaaS users or people: create, validate, activate, run, and read their runs.
 
     Exit codes: 0 success (records that left a block by its failure exit are a normal outcome:
     read `outcomes`); 1 the run failed (a refused key, no permission); 2 usage or configuration

@@ -1,4 +1,5 @@
-"""`/`: the dashboard, counts and four charts of the Lever users and the sync runs."""
+"""`/`: the dashboard, counts, the upcoming starts of pre-start people, and four charts of the
+Lever users and the sync runs."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ OUTCOME_LABELS = {
 @bp.get("/")
 @requires("viewer")
 def index() -> str:
-    """Counts and charts of the inventory and its runs."""
+    """Counts, upcoming starts and charts of the inventory and its runs."""
     board = stats.dashboard(db(), utcnow())
     return render_template(
         "dashboard/index.html",
@@ -33,6 +34,7 @@ def index() -> str:
         charts=charts(board),
         no_role=NO_ROLE,
         outcome_labels=OUTCOME_LABELS,
+        upcoming_days=stats.UPCOMING_DAYS,
     )
 
 

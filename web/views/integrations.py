@@ -18,6 +18,8 @@ from werkzeug.wrappers import Response
 from connector import integrations, ledger, schedules
 from connector.catalogue import (
     CUSTOM_PREFIX,
+    HIRE_FIELDS,
+    HIRE_TARGETS,
     LEVER_FIELDS,
     PERSON_TARGETS,
     source_by_label_or_path,
@@ -175,8 +177,8 @@ def _show(
         schedule_text=schedules.text(integ),
         still_needed=integrations.missing_for_launch(integ),
         mapping_rows=_mapping_rows(integ),
-        targets=_targets(),
-        sources=LEVER_FIELDS,
+        targets=_targets(integ),
+        sources=HIRE_FIELDS if integ.connector == integrations.HIRES else LEVER_FIELDS,
         transforms=sorted(TRANSFORMS),
         source_kinds=SOURCE_KINDS,
         sync_keys=sorted(unique_targets() | set(integ.sync_keys or ())),
@@ -231,10 +233,12 @@ def save_settings(name: str) -> Page:
 # -- mapping -----------------------------------------------------------------------------------
 
 
-def _targets() -> list[str]:
-    """Every target a mapping line may write: People fields, then the existing custom fields."""
+def _targets(integ: Integration) -> list[str]:
+    """Every target a mapping line may write: People fields (a hire's, for a hires
+    integration), then the existing custom fields."""
     custom = db().scalars(select(CustomField.name).order_by(CustomField.name))
-    return [t.name for t in PERSON_TARGETS] + [f"{CUSTOM_PREFIX}{n}" for n in custom]
+    fields = HIRE_TARGETS if integ.connector == integrations.HIRES else PERSON_TARGETS
+    return [t.name for t in fields] + [f"{CUSTOM_PREFIX}{n}" for n in custom]
 
 
 def _mapping_rows(integ: Integration) -> list[dict[str, str]]:
@@ -309,6 +313,7 @@ def _store_mapping(integ: Integration, entries: list[Entry], sync_key: str) -> N
     """Save a checked mapping and sync key, creating the custom fields it writes."""
     if sync_key not in unique_targets():
         raise ConfigError(f"sync key {sync_key!r} is not a unique field: use email")
+    integrations.check_targets(integ, [e.target for e in entries])
     integrations.ensure_custom_fields(db(), [e.custom_name for e in entries if e.custom_name])
     integ.mapping = [e.to_dict() for e in entries]
     integ.sync_keys = [sync_key]

@@ -10,8 +10,10 @@ The query string of a list page (every part optional; each link on the page keep
   older_than_days, newer_than_days); VALUE is the rest of the text, colons included. `in` and
   `not_in` take a comma-separated list, the `*_days` operators a whole number of days, `gt` and
   `lt` a number or an ISO-8601 datetime, `is_empty` and `is_not_empty` nothing
-  (`f=role:is_empty:`). Examples: `f=role:eq:interviewer`, `f=custom.Cost centre:starts_with:EU`,
-  `f=last_login_at:older_than_days:365`. A field whose name holds a colon is matched whole.
+  (`f=role:is_empty:`). A date (`start_date`) is `YYYY-MM-DD`: `eq` is on that day, `gt` after
+  it, `lt` before it. Examples: `f=role:eq:interviewer`, `f=custom.Cost centre:starts_with:EU`,
+  `f=last_login_at:older_than_days:365`, `f=start_date:gt:2025-01-31`. A field whose name holds
+  a colon is matched whole. The People page links to each status (`f=status:eq:pre_start`).
   The filter form sends `ff`, `fo` and `fv` (field, operator, value); the page folds them into
   one more `f` and redirects, so filtering works without JavaScript.
 * `sort=COLUMN` and `dir=asc|desc` order the rows (then by id); `cols=a,b,c` (or `cols` repeated,
@@ -65,6 +67,7 @@ from inventory.queries import (
     saas_user_detail,
 )
 from inventory.rules import CUSTOM_PREFIX, OPERATORS, FieldSpec, Rule, parse_filters
+from inventory.statuses import PersonStatus, values
 from inventory.timeutil import utcnow
 from web import csvout
 from web.http import db
@@ -77,7 +80,9 @@ DEFAULT_SIZE = 50
 DEFAULT_SORT = "email"
 HISTORY_LIMIT = 200
 KNOWN_APPS = ("Lever",)
-PEOPLE_DEFAULT_COLS = ("email", "full_name", "role", "job_title", "status", "last_synced_at")
+PEOPLE_DEFAULT_COLS = (
+    "email", "full_name", "role", "job_title", "status", "start_date", "last_synced_at",
+)  # fmt: skip
 SAAS_DEFAULT_COLS = ("email", "name", "role", "status", "last_login_at", "person_email")
 _STATE_KEYS = ("q", "f", "sort", "dir", "cols", "size")
 LABELS = {
@@ -99,6 +104,17 @@ LABELS = {
     "deactivated_at": "Deactivated",
     "last_login_at": "Last login",
     "last_seen_at": "Last seen",
+    "start_date": "Start date",
+    "personal_email": "Personal email",
+    "department": "Department",
+    "location": "Location",
+    "manager_email": "Manager",
+}
+STATUS_LABELS: dict[str, str] = {
+    PersonStatus.ACTIVE: "Active",
+    PersonStatus.DEACTIVATED: "Deactivated",
+    PersonStatus.PRE_START: "Pre-start",
+    PersonStatus.CANCELLED: "Cancelled",
 }
 
 
@@ -120,6 +136,7 @@ class ListKind:
     fetch: Callable[..., Page]
     stream: Callable[..., Iterator[dict[str, Any]]]
     detail: Callable[[dict[str, Any]], str]
+    statuses: tuple[str, ...] = ()  # the statuses the page offers as one-click filters
 
 
 @dataclass(frozen=True)
@@ -158,6 +175,7 @@ def _people_kind() -> ListKind:
         fetch=list_people,
         stream=iter_people,
         detail=lambda row: url_for("lists.person", person_id=row["id"]),
+        statuses=values(PersonStatus),
     )
 
 
@@ -277,6 +295,33 @@ def _sort_url(query: ListQuery, kind: ListKind, column: str) -> str:
     return list_url(kind, state_params(query, kind, sort=column, dir="desc" if desc else ""))
 
 
+def _status_filter(status: str) -> str:
+    """The filter that keeps one status."""
+    return f"status:eq:{status}"
+
+
+def _status_links(query: ListQuery, kind: ListKind) -> list[dict[str, Any]]:
+    """One-click status filters: a link to any status and one per status the page offers, each
+    replacing the view's status filter and keeping the rest of the view."""
+    if not kind.statuses:
+        return []
+    offered = [_status_filter(status) for status in kind.statuses]
+    rest = [f for f in query.filters if f not in offered]
+    links = [_status_link(query, kind, "Any status", rest, rest == list(query.filters))]
+    for status, text in zip(kind.statuses, offered, strict=True):
+        label = STATUS_LABELS.get(status, status)
+        links.append(_status_link(query, kind, label, [*rest, text], text in query.filters))
+    return links
+
+
+def _status_link(
+    query: ListQuery, kind: ListKind, label: str, filters: list[str], current: bool
+) -> dict[str, Any]:
+    """A status link: its label, the view with those filters, and whether it is the view."""
+    url = list_url(kind, state_params(query, kind, f=filters))
+    return {"label": label, "url": url, "current": current}
+
+
 def _filter_links(query: ListQuery, kind: ListKind) -> list[dict[str, str]]:
     """Each active filter with the link that removes it."""
     links = []
@@ -350,6 +395,7 @@ def _list_context(kind: ListKind, query: ListQuery, page: Page) -> dict[str, Any
         "first_url": list_url(kind, state) if query.after else None,
         "csv_url": list_url(kind, [*state, ("format", "csv")]),
         "filters": _filter_links(query, kind),
+        "status_links": _status_links(query, kind),
         "fields": list(kind.fields),
         "operators": OPERATORS,
         "choices": [(c, label(c), c in query.cols) for c in kind.columns],

@@ -6,6 +6,9 @@ The editor speaks JSON with the views below (`POST /workflows/validate`,
 `{ok, name, state, version, problems: [{block, message}]}`; each problem names the block it is
 about when it is about one. Every action also works without JavaScript, through plain forms: the
 editor's JSON textarea and the buttons of the workflow page.
+
+A new workflow is over SaaS users or over people (`/workflows/new?object=people`); the editor
+offers what fits the object chosen: its triggers, fields, run modes and blocks.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from workflows import definition, history, store
 from workflows.blocks.api import METHODS
 from workflows.blocks.update import FIELDS
 from workflows.errors import WorkflowInvalid, WorkflowNotFound
+from workflows.objects import OBJECTS, PEOPLE, SAAS_USERS, rule_fields
 from workflows.registry import Registry
 from workflows.runner import RunOptions
 
@@ -54,13 +58,20 @@ UNFINISHED = (WorkflowRunStatus.QUEUED, WorkflowRunStatus.RUNNING)  # a run page
 STARTER: dict[str, Any] = {
     "name": "",
     "description": "",
-    "object": "saas_users",
+    "object": SAAS_USERS,
     "trigger": {"type": "manual"},
     "criteria": {"all": [{"field": "app", "op": "eq", "value": "Lever"}]},
     "run_mode": "autopilot",
     "blocks": [{"id": "begin", "type": "begin"}, {"id": "end", "type": "end"}],
     "edges": [{"from": "begin", "to": "end", "on": "success"}],
 }
+# What a new workflow starts from, per object type.
+STARTERS: dict[str, dict[str, Any]] = {
+    SAAS_USERS: STARTER,
+    PEOPLE: {**STARTER, "object": PEOPLE, "trigger": {"type": "person_hired"},
+             "criteria": {"field": "status", "op": "eq", "value": "pre_start"}},
+}  # fmt: skip
+OBJECT_TITLES = {SAAS_USERS: "SaaS users", PEOPLE: "People"}
 _BLOCK = re.compile(r"block '([A-Za-z0-9_.-]+)': ")
 _INDEXED = re.compile(r"(blocks|edges)\[(\d+)\]: ")
 _BEGIN_SECTIONS = ("trigger:", "criteria:", "run_mode:")  # set in the begin block's settings
@@ -200,17 +211,24 @@ def _list_row(workflow: Workflow) -> dict[str, Any]:
 # -- the editor ------------------------------------------------------------------------------
 
 
-def editor_config(registry: Registry, credentials: list[str]) -> dict[str, Any]:
-    """What the editor's script needs: block types with their exits and presets, the vault's
-    credential names (never a secret) and the choices of each setting."""
+def editor_config(
+    registry: Registry, credentials: list[str], custom_fields: frozenset[str] | None = None
+) -> dict[str, Any]:
+    """What the editor's script needs: block types with their exits, presets and the objects
+    they fit, the vault's credential names (never a secret) and the choices of each setting,
+    per object type where they differ (triggers, rule fields, run modes)."""
     return {
         "blocks": [_block_entry(registry, kind) for kind in _palette_order(registry)],
         "credentials": credentials,
         "methods": list(METHODS),
         "update_fields": list(FIELDS),
+        "objects": [{"name": obj, "title": OBJECT_TITLES[obj]} for obj in OBJECTS],
         "triggers": list(definition.TRIGGERS),
+        "object_triggers": {obj: list(definition.triggers_for(obj)) for obj in OBJECTS},
+        "fields": {obj: list(rule_fields(obj, custom_fields or ())) for obj in OBJECTS},
         "schedule_kinds": list(definition.SCHEDULE_KINDS),
         "run_modes": list(definition.RUN_MODES),
+        "object_run_modes": {obj: list(definition.run_modes_for(obj)) for obj in OBJECTS},
     }
 
 
@@ -230,17 +248,20 @@ def _block_entry(registry: Registry, kind: str) -> dict[str, Any]:
         "description": (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " "),
         "exits": list(cls.exits),
         "keys": sorted(cls.keys),
+        "objects": [obj for obj in OBJECTS if obj in cls.objects],
         "preset_required": bool(getattr(cls, "preset_required", False)),
         "presets": [
-            {"name": p.name, "description": p.description, "defaults": dict(p.defaults)}
+            {"name": p.name, "description": p.description, "defaults": dict(p.defaults),
+             "objects": [obj for obj in OBJECTS if obj in p.objects]}
             for p in presets
         ],
-    }
+    }  # fmt: skip
 
 
-def _credential_names() -> list[str]:
-    """The names of the vault's credentials."""
-    return sorted(store.check_env(db(), _registry()).credentials or ())
+def _editor_config() -> dict[str, Any]:
+    """The editor's configuration for this instance: its registry, credentials, custom fields."""
+    env = store.check_env(db(), _registry())
+    return editor_config(_registry(), sorted(env.credentials or ()), env.custom_fields)
 
 
 def _editor(
@@ -252,13 +273,13 @@ def _editor(
     status: int = 200,
 ) -> Page:
     """The editor page on a definition (`text` keeps what the JSON form sent as it was)."""
-    shown = doc if isinstance(doc, Mapping) else (workflow.definition if workflow else STARTER)
+    shown = doc if isinstance(doc, Mapping) else (workflow.definition if workflow else _starter())
     page = render_template(
         "workflows/editor.html",
         workflow=workflow,
         definition=shown,
         definition_text=text if text is not None else json.dumps(shown, indent=2),
-        config=editor_config(_registry(), _credential_names()),
+        config=_editor_config(),
         problems=problems or [],
         form_action=url_for("workflows.edit", name=workflow.name)
         if workflow
@@ -270,8 +291,14 @@ def _editor(
 @bp.get("/workflows/new")
 @requires("author")
 def new() -> Page:
-    """The canvas editor on a new workflow: begin connected to end."""
-    return _editor(STARTER, None)
+    """The canvas editor on a new workflow (over SaaS users, or `?object=people`): begin
+    connected to end."""
+    return _editor(_starter(), None)
+
+
+def _starter() -> dict[str, Any]:
+    """The definition a new workflow starts from, for the object the query asks for."""
+    return STARTERS.get(request.args.get("object", SAAS_USERS), STARTER)
 
 
 @bp.get("/workflows/<name>/edit")

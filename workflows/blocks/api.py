@@ -5,6 +5,8 @@ SaaS user. Custom mode sends ``request`` — method, URL, headers and JSON body,
 template over the record — with the block's credential as Basic auth, through the same client
 (pacing, retries, timeouts, error mapping). A dry run sends nothing; a supervised run asks for
 approval before any call that may change the app (presets, and methods other than GET and HEAD).
+A people workflow may send custom requests (to order a new hire's laptop, say); the presets act
+on Lever users, so it may not use them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from workflows.blocks.common import (
 )
 from workflows.context import Record, RunContext
 from workflows.lever import WorkflowClient, origin_of
+from workflows.objects import OBJECTS
 from workflows.registry import CheckEnv, Registry, Result
 
 __all__ = ["METHODS", "OPERATIONS", "Api", "Operation", "register"]
@@ -77,6 +80,7 @@ class Api(PresetBlock):
 
     type = "api"
     keys = frozenset({"preset", "credential", "request"})
+    objects = frozenset(OBJECTS)
     preset_required = False
 
     @functools.cached_property

@@ -21,7 +21,7 @@ from inventory.records import set_fields
 from inventory.statuses import SaasUserStatus
 from workflows.context import Record
 from workflows.errors import RunFailed
-from workflows.registry import Block, CheckEnv, Preset, Result
+from workflows.registry import OBJECT_NOUNS, Block, CheckEnv, Preset, Result
 
 __all__ = [
     "PresetBlock",
@@ -54,6 +54,16 @@ class PresetBlock(Block):
     def check(self, env: CheckEnv) -> list[str]:
         """The preset (when given or required) and the credential must exist."""
         return self._check_preset() + _check_credential(self.spec.get("credential"), env)
+
+    def refusal(self, obj: str) -> str | None:
+        """The block type's refusal, else the preset's: a Lever preset acts on Lever users."""
+        refused = super().refusal(obj)
+        preset = self.preset
+        if refused is not None or preset is None or obj in preset.objects:
+            return refused
+        instead = "" if self.preset_required else ' (send a custom "request" instead)'
+        return (f"preset {preset.name!r} acts on {preset.vendor} users, so a "
+                f"{OBJECT_NOUNS.get(obj, obj)} workflow cannot use it{instead}")  # fmt: skip
 
     def _check_preset(self) -> list[str]:
         """A preset of this block type, when one is named or required."""

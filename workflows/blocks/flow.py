@@ -1,4 +1,5 @@
-"""Begin, End and Condition: the blocks that shape the path a record takes."""
+"""Begin, End and Condition: the blocks that shape the path a record takes, in a workflow over
+SaaS users or over people (a condition's rule tests the fields of the workflow's object)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import functools
 from typing import ClassVar
 
 from inventory.errors import RuleError
-from inventory.queries import SAAS_USER_FIELDS
 from inventory.rules import Rule, evaluate, parse_rule
 from workflows.context import Record, RunContext
+from workflows.objects import OBJECTS, rule_fields
 from workflows.registry import SUCCESS, Block, CheckEnv, Registry, Result
+
+EVERY_OBJECT = frozenset(OBJECTS)
 
 __all__ = ["Begin", "Condition", "End", "register"]
 
@@ -19,6 +22,7 @@ class Begin(Block):
 
     type = "begin"
     exits: ClassVar[tuple[str, ...]] = (SUCCESS,)
+    objects = EVERY_OBJECT
 
     def describe(self, ctx: RunContext, record: Record) -> str:
         """Begin does nothing to the record."""
@@ -34,6 +38,7 @@ class End(Block):
 
     type = "end"
     exits: ClassVar[tuple[str, ...]] = ()
+    objects = EVERY_OBJECT
 
     def describe(self, ctx: RunContext, record: Record) -> str:
         """End does nothing to the record."""
@@ -49,18 +54,19 @@ class Condition(Block):
 
     type = "condition"
     keys = frozenset({"rule"})
+    objects = EVERY_OBJECT
 
     @functools.cached_property
     def rule(self) -> Rule:
-        """The block's rule, parsed once."""
-        return parse_rule(self.spec.get("rule"), SAAS_USER_FIELDS)
+        """The block's rule, parsed once (over the fields of the workflow's object)."""
+        return parse_rule(self.spec.get("rule"), rule_fields(self.spec.object))
 
     def check(self, env: CheckEnv) -> list[str]:
-        """The rule must parse and name only SaaS-user fields."""
+        """The rule must parse and name only fields of the workflow's object."""
         if self.spec.get("rule") is None:
             return ['needs a "rule", such as {"field": "role", "op": "eq", "value": "admin"}']
         try:
-            _ = self.rule
+            parse_rule(self.spec.get("rule"), rule_fields(self.spec.object, env.custom_fields))
         except RuleError as exc:
             return [str(exc)]
         return []

@@ -1,8 +1,10 @@
 """Notification: email about the record through the SMTP server of INVSYNC_SMTP_URL.
 
-Recipients, subject and body are templates over the record. Mail goes out with the connector's
-SMTP code (`connector.notify`: the same URL forms, TLS and login); a refused or unreachable server
-is a failure, retried under the block's policy when it may pass. A dry run sends nothing.
+Recipients, subject and body are templates over the record: a SaaS user, or in a people
+workflow a person (`{{ record.full_name }}`, `{{ record.start_date }}`,
+`{{ record.manager_email }}`). Mail goes out with the connector's SMTP code (`connector.notify`:
+the same URL forms, TLS and login); a refused or unreachable server is a failure, retried under
+the block's policy when it may pass. A dry run sends nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from connector import notify
 from inventory.errors import ConfigError
 from workflows import templates
 from workflows.context import Record, RunContext
+from workflows.objects import OBJECTS
 from workflows.registry import Block, CheckEnv, Registry, Result
 
 __all__ = ["Notification", "register"]
@@ -26,6 +29,7 @@ class Notification(Block):
 
     type = "notification"
     keys = frozenset({"to", "subject", "body"})
+    objects = frozenset(OBJECTS)
 
     @property
     def recipients(self) -> list[Any]:

@@ -61,6 +61,7 @@ class SaasUserRole(PresetBlock):
 
     type = "saas_user_role"
     keys = frozenset({"preset", "credential", "deactivate_user", "lookup"})
+    acts_on = "reads and changes SaaS users' roles in Lever"
 
     @property
     def deactivate_user(self) -> bool:

@@ -25,6 +25,7 @@ class Update(Block):
 
     type = "update"
     keys = frozenset({"set"})
+    acts_on = "sets fields of SaaS users"
 
     @property
     def assignments(self) -> Mapping[str, Any]:

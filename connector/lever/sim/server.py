@@ -117,10 +117,12 @@ class SimulatorServer(ThreadingHTTPServer):
         return self
 
     def stop(self) -> None:
-        """Stop serving, close open keep-alive connections and wait for handler threads."""
+        """Stop serving, close open keep-alive connections, wait for handler threads and stop
+        the simulator's webhook deliveries."""
         if self._closed:
             return
         self._closed = True
+        self.sim.stop_webhooks()
         if self._thread is not None:
             self.shutdown()
             self._thread.join()

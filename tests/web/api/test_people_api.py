@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from inventory.models import CustomField, Person, SaasApp, SaasUser
+from tests.inventory.test_queries import add_hires
 from tests.web.api.conftest import Bearer, Headers
 from tests.web.conftest import SignIn
 
@@ -22,6 +24,7 @@ PEOPLE = [
     ("dee@example.com", "Dee Data", "Interviewer", "active"),
     ("eve@example.com", "Eve Echo", "Employee", "active"),
 ]
+HIRE_KEYS = ("start_date", "department", "location", "personal_email", "manager_email")
 
 
 @pytest.fixture
@@ -179,3 +182,55 @@ def test_bad_list_arguments_answer_one_line(
     assert error["status"] == status and error["message"].startswith(says), error
     if status == 422:
         assert set(error["details"]) == set(args)
+
+
+@pytest.fixture
+def hires(session_factory: sessionmaker[Session]) -> dict[str, int]:
+    """The inventory tests' hires around 2024-07-01, committed; their ids by email."""
+    with session_factory.begin() as session:
+        return {email: p.id for email, p in add_hires(session, date(2024, 7, 1)).items()}
+
+
+def test_people_carry_their_hire_fields_and_manager(
+    client: FlaskClient, viewer: Headers, hires: dict[str, int]
+) -> None:
+    (hana,) = get(client, viewer, "/api/v1/people", q="hana")["items"]
+    assert hana["id"] == hires["hana@corp.example"]
+    assert {key: hana[key] for key in HIRE_KEYS} == {
+        "start_date": "2024-07-01",
+        "department": "Engineering",
+        "location": "Berlin",
+        "personal_email": "hana@home.example",
+        "manager_email": "mia@corp.example",
+    }
+    assert get(client, viewer, f"/api/v1/people/{hana['id']}") == hana
+    (mia,) = get(client, viewer, "/api/v1/people", q="mia")["items"]
+    assert (mia["start_date"], mia["manager_email"]) == (None, None)
+
+
+def test_pre_start_people_page_by_start_date_with_the_undated_last(
+    client: FlaskClient, viewer: Headers, hires: dict[str, int]
+) -> None:
+    args: dict[str, Any] = {"filter": "status:eq:pre_start", "sort": "start_date", "limit": 4}
+    first = get(client, viewer, "/api/v1/people", **args)
+    rest = get(client, viewer, "/api/v1/people", **args, cursor=first["next_cursor"])
+    assert rest["next_cursor"] is None
+    both = first["items"] + rest["items"]
+    assert [(p["email"].split("@")[0], p["start_date"]) for p in both] == [
+        ("lee", "2024-06-30"), ("hana", "2024-07-01"), ("ivo", "2024-07-06"),
+        ("jan", "2024-07-30"), ("kim", "2024-07-31"), ("max", None),
+    ]  # fmt: skip
+    between = ["start_date:gt:2024-07-01", "start_date:lt:2024-07-31", "status:eq:pre_start"]
+    assert emails(get(client, viewer, "/api/v1/people", filter=between)) == [
+        "ivo@corp.example", "jan@corp.example",
+    ]  # fmt: skip
+    bad = client.get("/api/v1/people", headers=viewer, query_string={"filter": "start_date:eq:x"})
+    assert bad.status_code == 400
+    assert "needs a date as YYYY-MM-DD" in bad.get_json()["error"]["message"]
+
+
+def test_the_documented_person_has_the_hire_fields(client: FlaskClient) -> None:
+    document = client.get("/api/v1/openapi.json").get_json()
+    person = document["components"]["schemas"]["Person"]["properties"]
+    assert set(HIRE_KEYS) <= set(person)
+    assert person["start_date"]["description"] == "ISO-8601 date (YYYY-MM-DD)"

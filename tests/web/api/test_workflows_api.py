@@ -120,3 +120,56 @@ def test_viewers_read_workflows_but_cannot_change_them(
         assert (
             client.post(f"/api/v1/workflows/lever-role/{action}", headers=viewer).status_code == 403
         )
+
+
+PEOPLE: dict[str, Any] = {
+    "name": "new-hire-laptop",
+    "object": "people",
+    "trigger": {"type": "person_hired"},
+    "criteria": {"field": "department", "op": "eq", "value": "Engineering"},
+    "blocks": [
+        {"id": "begin", "type": "begin"},
+        {"id": "mail", "type": "notification", "to": "it@example.com",
+         "subject": "Laptop for {{ record.full_name }}", "body": "{{ record.start_date }}"},
+        {"id": "end", "type": "end"},
+    ],
+    "edges": [
+        {"from": "begin", "to": "mail"},
+        {"from": "mail", "to": "end", "on": "success"},
+        {"from": "mail", "to": "end", "on": "failure"},
+    ],
+}  # fmt: skip
+
+
+def test_the_object_of_a_workflow_goes_in_and_comes_back(
+    client: FlaskClient, author: Headers, bearer: Bearer
+) -> None:
+    made = client.post("/api/v1/workflows", headers=author, json=PEOPLE)
+    assert made.status_code == 201, made.get_json()
+    assert (made.get_json()["object"], made.get_json()["definition"]["object"]) == ("people",) * 2
+    shown = client.get("/api/v1/workflows/new-hire-laptop", headers=bearer("viewer")).get_json()
+    assert (shown["object"], shown["trigger"]) == ("people", {"type": "person_hired"})
+    replaced = client.put("/api/v1/workflows/new-hire-laptop", headers=author,
+                          json={**PEOPLE, "description": "IT orders a laptop"})  # fmt: skip
+    assert replaced.status_code == 200 and replaced.get_json()["object"] == "people"
+    listed = client.get("/api/v1/workflows", headers=author).get_json()["items"]
+    assert [(w["name"], w["object"]) for w in listed] == [("new-hire-laptop", "people")]
+    roles = client.post("/api/v1/workflows", headers=author, json=DEFINITION).get_json()
+    assert roles["object"] == "saas_users"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "text"),
+    [
+        ({"object": "laptops"}, 422, "object"),
+        ({"object": "saas_users"}, 400, "person_hired starts people workflows"),
+        ({"run_mode": "supervised"}, 400, "never waits for approval"),
+    ],
+)
+def test_a_people_definition_that_does_not_fit_is_refused(
+    client: FlaskClient, author: Headers, change: dict[str, Any], status: int, text: str
+) -> None:
+    refused = client.post("/api/v1/workflows", headers=author, json={**PEOPLE, **change})
+    assert refused.status_code == status, refused.get_json()
+    error = refused.get_json()["error"]
+    assert text in f"{error['message']} {error.get('details')}"

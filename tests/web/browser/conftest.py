@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from playwright.sync_api import (
     sync_playwright,
 )
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
 from connector.lever.sim import LeverSimulator, SimulatorServer
 from inventory.settings import Settings
@@ -34,8 +32,6 @@ from tests.conftest import API_KEY, Sim
 from tests.web.conftest import PASSWORD
 from vault.keys import load_keyring
 from vault.store import Vault
-from web.app import create_app
-from web.appstate import app_state
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
@@ -65,20 +61,6 @@ def lever_sim() -> Iterator[Sim]:
     sim.add_user(name=EVIL, email="mallory@example.com")
     with SimulatorServer(sim) as server:
         yield sim, server
-
-
-@pytest.fixture
-def live_server(settings: Settings, engine: object) -> Iterator[str]:
-    """The real app on the test instance, served over loopback from a thread; yields its URL."""
-    app = create_app(settings)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="invsync-web", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-    app_state(app).engine.dispose()
 
 
 def _launch(playwright: Playwright) -> Browser:

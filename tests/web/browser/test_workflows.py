@@ -1,14 +1,17 @@
 """An author builds a workflow on the canvas in a browser: blocks dragged from the palette, ports
-joined by dragging, then validated, saved, dry-run and activated."""
+joined by dragging, then validated, saved, dry-run and activated; and a people workflow, whose
+palette, triggers and run modes are the ones that fit a person."""
 
 from __future__ import annotations
 
 import re
 
 from playwright.sync_api import Locator, Page, expect
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Sim
 from tests.web.browser.conftest import CREDENTIAL, SignInAs
+from workflows import store
 
 NAME = "Deactivate stale Lever users"
 PROBLEM = re.compile(r"\bhas-problem\b")
@@ -107,3 +110,42 @@ def test_validate_names_an_unconnected_block(
     expect(stray).to_have_class(PROBLEM)
     for fine in (begin, api, end):
         expect(fine).not_to_have_class(PROBLEM)
+
+
+def test_build_a_people_workflow_on_canvas(
+    page: Page, signed_in_as: SignInAs, session_factory: sessionmaker[Session]
+) -> None:
+    signed_in_as(page, "author")
+    _open_editor(page)
+    page.locator("select[name=object]").select_option("people")
+    for hidden in ("saas_user_role", "update"):
+        expect(page.locator(f".palette-item[data-block-type={hidden}]")).to_be_hidden()
+    for shown in ("begin", "end", "notification", "api", "condition"):
+        expect(page.locator(f".palette-item[data-block-type={shown}]")).to_be_visible()
+    page.locator("input[name=name]").fill("New hire laptop")
+    begin = _drop(page, "begin", 40, 120)
+    mail = _drop(page, "notification", 320, 120)
+    end = _drop(page, "end", 620, 120)
+    begin.click()
+    settings = page.locator("#block-settings")
+    trigger = settings.locator("select[name=trigger]")
+    expect(trigger).to_have_value("person_hired")
+    expect(trigger.locator("option[value=record_created]")).to_have_count(0)
+    expect(settings.locator("select[name=run_mode] option")).to_have_count(1)
+    expect(settings).to_contain_text("start_date")
+    mail.click()
+    settings.locator("input[name=to]").fill("it@example.com")
+    settings.locator("input[name=subject]").fill("Laptop for {{ record.full_name }}")
+    settings.locator("textarea[name=body]").fill("Starts {{ record.start_date }}")
+    _wire(begin, mail, end)
+    expect(page.locator("#drawflow .connection")).to_have_count(3)
+
+    _button(page, "Validate").click()
+    expect(page.locator("#workflow-message")).to_have_text("Valid: no problems.")
+    _button(page, "Save").click()
+    expect(page.locator("#workflow-version")).to_have_text("1")
+    with session_factory() as session:
+        stored = store.get(session, "New hire laptop")
+        assert (stored.object_type, stored.definition["trigger"]) == (
+            "people", {"type": "person_hired"})  # fmt: skip
+        assert stored.definition["blocks"][1]["subject"] == "Laptop for {{ record.full_name }}"

@@ -1,6 +1,8 @@
 // The workflow canvas editor: turns the Drawflow graph into an invsync definition and back,
 // edits the selected block's settings, and talks JSON with the server (validate, save, dry run,
-// activate, deactivate). The page works without this file through its JSON form.
+// activate, deactivate). The page works without this file through its JSON form. A workflow is
+// over SaaS users or people: the palette, presets, triggers, fields and run modes offered follow
+// the object chosen.
 (function () {
   "use strict";
 
@@ -13,6 +15,20 @@
   var DEFAULT_IDS = { saas_user_role: "role", notification: "notify" };
   var SCHEDULE_EXAMPLES = { daily: "03:00", every: "6h", cron: "0 3 * * *" };
   var CUSTOM_REQUEST = { method: "GET", url: "{{ base_url }}/users/{{ record.external_id }}" };
+  var PEOPLE_REQUEST = { method: "POST", url: "https://it.example.com/laptops",
+    body: { name: "{{ record.full_name }}", start_date: "{{ record.start_date }}" } };
+  // What a workflow over each object starts from when the object is chosen.
+  var OBJECT_STARTS = {
+    saas_users: { trigger: { type: "manual" },
+      criteria: { all: [{ field: "app", op: "eq", value: "Lever" }] },
+      rule: { field: "role", op: "eq", value: "admin" },
+      templates: "{{ record.email }}, {{ record.role }}, {{ record.app }} …" },
+    people: { trigger: { type: "person_hired" },
+      criteria: { field: "status", op: "eq", value: "pre_start" },
+      rule: { field: "department", op: "eq", value: "Engineering" },
+      templates: "{{ record.full_name }}, {{ record.start_date }}, {{ record.department }}, " +
+        "{{ record.location }}, {{ record.manager_email }} …" }
+  };
   var NODE_WIDTH = 240;
   var NODE_HEIGHT = 130;
 
@@ -36,6 +52,7 @@
     state: document.getElementById("workflow-state"),
     version: document.getElementById("workflow-version"),
     name: document.getElementById("wf-name"),
+    object: document.getElementById("wf-object"),
     description: document.getElementById("wf-description"),
     fallback: document.getElementById("json-fallback"),
     fallbackText: document.getElementById("definition-json"),
@@ -87,6 +104,21 @@
   function typeOf(type) {
     return blockTypes[type] || { type: type, title: type, exits: ["success", "failure"],
       presets: [], keys: [] };
+  }
+
+  // The object the workflow is over: saas_users or people.
+  function objectOf() {
+    return state.workflow.object || "saas_users";
+  }
+
+  // Whether a block type, or a preset, can act on the workflow's object.
+  function fits(entry) {
+    return !entry.objects || entry.objects.indexOf(objectOf()) >= 0;
+  }
+
+  // The presets of a block type that fit the workflow's object.
+  function presetsOf(type) {
+    return typeOf(type).presets.filter(fits);
   }
 
   // How many input and output ports a block type's node has.
@@ -149,11 +181,13 @@
   function newBlock(type) {
     var block = { id: freshId(type), type: type };
     var kind = typeOf(type);
-    if (kind.presets.length) { applyPreset(block, kind.presets[0].name); }
+    var presets = presetsOf(type);
+    if (presets.length) { applyPreset(block, presets[0].name); }
+    if (type === "api" && !presets.length) { applyPreset(block, ""); }
     if (kind.keys.indexOf("credential") >= 0 && config.credentials.length === 1) {
       block.credential = config.credentials[0];
     }
-    if (type === "condition") { block.rule = { field: "role", op: "eq", value: "admin" }; }
+    if (type === "condition") { block.rule = copy(OBJECT_STARTS[objectOf()].rule); }
     if (type === "update") { block.set = { status: "deactivated" }; }
     if (type === "notification") { block.to = ""; block.subject = ""; block.body = ""; }
     return block;
@@ -164,7 +198,7 @@
     var preset = typeOf(block.type).presets.filter(function (p) { return p.name === name; })[0];
     if (!preset) {
       delete block.preset;
-      if (block.type === "api" && !block.request) { block.request = copy(CUSTOM_REQUEST); }
+      if (block.type === "api" && !block.request) { block.request = copy(customRequest()); }
       return;
     }
     block.preset = name;
@@ -172,6 +206,11 @@
     Object.keys(preset.defaults).forEach(function (key) {
       if (block[key] === undefined) { block[key] = copy(preset.defaults[key]); }
     });
+  }
+
+  // The custom request a new API block starts from: a Lever call, or for people another API.
+  function customRequest() {
+    return objectOf() === "people" ? PEOPLE_REQUEST : CUSTOM_REQUEST;
   }
 
   // The positions of every node on the canvas.
@@ -226,7 +265,8 @@
   function loadDefinition(doc) {
     state.editor.clear();
     state.blocks = {};
-    state.workflow = { trigger: copy(doc.trigger) || { type: "manual" },
+    state.workflow = { object: doc.object || "saas_users",
+      trigger: copy(doc.trigger) || { type: "manual" },
       criteria: copy(doc.criteria), run_mode: doc.run_mode || "autopilot" };
     var placed = layout(doc);
     var nodes = {};
@@ -281,7 +321,7 @@
   // The invsync definition the canvas and settings describe.
   function toDefinition() {
     var doc = { name: el.name.value.trim(), description: el.description.value || null,
-      object: "saas_users", trigger: copy(state.workflow.trigger),
+      object: objectOf(), trigger: copy(state.workflow.trigger),
       criteria: copy(state.workflow.criteria), run_mode: state.workflow.run_mode };
     if (doc.description === null) { delete doc.description; }
     doc.blocks = orderedNodeIds().map(function (id) { return copy(state.blocks[id]); });
@@ -292,6 +332,34 @@
   // After any edit: keep the JSON form in step with the canvas.
   function changed() {
     el.fallbackText.value = JSON.stringify(toDefinition(), null, 2);
+  }
+
+  // Show only the palette's blocks that can act on the workflow's object.
+  function showPalette() {
+    root.querySelectorAll(".palette-item").forEach(function (item) {
+      item.hidden = (item.dataset.objects || "").split(" ").indexOf(objectOf()) < 0;
+    });
+  }
+
+  // Choose the object of a new workflow: its palette, and a trigger (the object's usual one,
+  // unless another that fits was chosen), criteria and run mode that fit it (blocks already on
+  // the canvas that do not fit are named by Validate).
+  function chooseObject(object) {
+    var start = OBJECT_STARTS[object] || OBJECT_STARTS.saas_users;
+    var before = OBJECT_STARTS[objectOf()] || OBJECT_STARTS.saas_users;
+    var untouched = state.workflow.trigger.type === before.trigger.type;
+    state.workflow.object = object;
+    if (untouched || config.object_triggers[object].indexOf(state.workflow.trigger.type) < 0) {
+      state.workflow.trigger = copy(start.trigger);
+    }
+    state.workflow.criteria = copy(start.criteria);
+    if (config.object_run_modes[object].indexOf(state.workflow.run_mode) < 0) {
+      state.workflow.run_mode = config.object_run_modes[object][0];
+    }
+    showPalette();
+    renderSettings(state.selected);
+    changed();
+    say("The workflow is over " + (object === "people" ? "people" : "SaaS users") + ".");
   }
 
   // -- the settings panel: field builders -----------------------------------------------------
@@ -417,9 +485,12 @@
     }), "The vault credential whose key the block sends to Lever");
   }
 
-  // A select of the type's presets; `custom` adds the "no preset" choice.
+  // A select of the type's presets that fit the object; `custom` adds the "no preset" choice.
   function presetField(nodeId, block, custom) {
-    var presets = typeOf(block.type).presets.map(function (p) { return [p.name, p.name]; });
+    var presets = presetsOf(block.type).map(function (p) { return [p.name, p.name]; });
+    if (block.preset && presets.every(function (p) { return p[0] !== block.preset; })) {
+      presets.push([block.preset, block.preset + " (not for this object)"]);
+    }
     var choices = custom ? [["", "(custom request)"]].concat(presets) : presets;
     var chosen = typeOf(block.type).presets.filter(function (p) { return p.name === block.preset; })[0];
     return field("Preset", selectInput("preset", choices, block.preset, function (v) {
@@ -433,13 +504,17 @@
   function beginSettings() {
     var fields = [triggerTypeField()];
     if (state.workflow.trigger.type === "schedule") { fields = fields.concat(scheduleFields()); }
+    var people = objectOf() === "people";
     fields.push(field("Criteria (rule JSON)", jsonInput("criteria", state.workflow.criteria,
       function (v) { state.workflow.criteria = v; }, "workflow:criteria", beginId),
-      'Which SaaS users run, such as {"all": [{"field": "app", "op": "eq", "value": "Lever"}]}'));
-    fields.push(field("Run mode", selectInput("run_mode", config.run_modes.map(function (m) {
-      return [m, m];
-    }), state.workflow.run_mode, function (v) { state.workflow.run_mode = v; }),
-    "Supervised holds every change to Lever for approval"));
+      "Which " + (people ? "people" : "SaaS users") + " run, such as " +
+      JSON.stringify(OBJECT_STARTS[objectOf()].criteria) + ". Fields: " +
+      config.fields[objectOf()].join(", ")));
+    fields.push(field("Run mode", selectInput("run_mode", config.object_run_modes[objectOf()]
+      .map(function (m) { return [m, m]; }), state.workflow.run_mode,
+    function (v) { state.workflow.run_mode = v; }),
+    people ? "A people workflow changes no Lever user, so it never waits for approval"
+      : "Supervised holds every change to Lever for approval"));
     return fields;
   }
 
@@ -452,8 +527,13 @@
   // The trigger type select; changing it starts that trigger afresh.
   function triggerTypeField() {
     var labels = { schedule: "schedule", record_created: "record created (after a sync)",
-      record_deactivated: "record deactivated (after a sync)", manual: "manual (Run now)" };
-    var choices = config.triggers.map(function (t) { return [t, labels[t] || t]; });
+      record_deactivated: "record deactivated (after a sync)", manual: "manual (Run now)",
+      person_hired: "person hired (from Lever, before day one)",
+      person_started: "person started (on the start date)" };
+    var choices = config.object_triggers[objectOf()].map(function (t) { return [t, labels[t] || t]; });
+    if (!choices.some(function (c) { return c[0] === state.workflow.trigger.type; })) {
+      choices.push([state.workflow.trigger.type, state.workflow.trigger.type + " (not for this object)"]);
+    }
     return field("Trigger", selectInput("trigger", choices, state.workflow.trigger.type,
       function (v) {
         state.workflow.trigger = v === "schedule" ? { type: v, daily: "03:00", tz: "UTC" } : { type: v };
@@ -490,13 +570,13 @@
 
   // The method, URL, headers and body templates of a custom API request.
   function requestFields(nodeId, block) {
-    var request = block.request || (block.request = copy(CUSTOM_REQUEST));
+    var request = block.request || (block.request = copy(customRequest()));
     var idOf = function () { return block.id; };
     return [
       field("Method", selectInput("method", config.methods.map(function (m) { return [m, m]; }),
         String(request.method || "GET").toUpperCase(), function (v) { request.method = v; })),
       field("URL", textInput("url", request.url, function (v) { request.url = v; }),
-        "A template: {{ base_url }}, {{ record.external_id }}, {{ record.email }} …"),
+        "A template: {{ base_url }}, " + OBJECT_STARTS[objectOf()].templates),
       field("Headers (JSON)", jsonInput("headers", request.headers, function (v) {
         setOption(request, "headers", v);
       }, nodeId + ":headers", idOf)),
@@ -543,7 +623,8 @@
         var list = v.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
         block.to = list.length === 1 ? list[0] : list;
       }), "Addresses separated by commas (templates allowed)"),
-      field("Subject", textInput("subject", block.subject, function (v) { block.subject = v; })),
+      field("Subject", textInput("subject", block.subject, function (v) { block.subject = v; }),
+        "Templates: " + OBJECT_STARTS[objectOf()].templates),
       field("Body", (function () {
         var area = make("textarea");
         area.name = "body";
@@ -867,7 +948,7 @@
     el.canvas.addEventListener("drop", function (event) {
       event.preventDefault();
       var type = event.dataTransfer.getData("text/plain");
-      if (!blockTypes[type]) { return; }
+      if (!blockTypes[type] || !fits(blockTypes[type])) { return; }
       var point = canvasPoint(event);
       addNewBlock(type, point.x, point.y);
     });
@@ -906,6 +987,7 @@
     });
     el.name.addEventListener("input", changed);
     el.description.addEventListener("input", changed);
+    el.object.addEventListener("change", function () { chooseObject(el.object.value); });
   }
 
   // Mark the nodes named by problems the server listed when the page was rendered.
@@ -921,6 +1003,8 @@
     state.editor.reroute = false;
     state.editor.start();
     loadDefinition(initial);
+    el.object.value = objectOf();
+    showPalette();
     wireCanvas();
     wirePalette();
     wireToolbar();
