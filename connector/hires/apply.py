@@ -30,7 +30,7 @@ from inventory.statuses import PersonStatus
 from inventory.upsert import email_key
 
 __all__ = [
-    "CREATED", "HireOutcome", "HiringReader", "apply_hire", "apply_record", "cancel_hire",
+    "CREATED", "HireOutcome", "HiringReader", "apply_hire", "apply_read", "cancel_hire",
 ]  # fmt: skip
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
@@ -103,22 +103,10 @@ def apply_hire(
     session: Session, integ: Integration, reader: HiringReader, opportunity_id: str, now: datetime
 ) -> HireOutcome:
     """Create or update the pre-start person of a hire, read from Lever now."""
-    return _apply(session, integ, reader, opportunity_id, reader.record(opportunity_id), now)
+    return apply_read(session, integ, reader, opportunity_id, reader.record(opportunity_id), now)
 
 
-def apply_record(
-    session: Session,
-    integ: Integration,
-    reader: HiringReader,
-    opportunity: Mapping[str, Any],
-    now: datetime,
-) -> HireOutcome:
-    """Create or update the pre-start person of an opportunity already read (by a poll)."""
-    record = reader.record_of(opportunity)
-    return _apply(session, integ, reader, str(opportunity["id"]), record, now)
-
-
-def _apply(
+def apply_read(
     session: Session,
     integ: Integration,
     reader: HiringReader,

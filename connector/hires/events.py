@@ -37,6 +37,7 @@ __all__ = [
     "get_event",
     "integration_name",
     "list_events",
+    "poll_seen",
     "queued_events",
     "receive",
     "record_poll",
@@ -75,23 +76,34 @@ def receive(
     return event
 
 
+def poll_seen(session: Session, integ: Integration, opportunity: Mapping[str, Any]) -> bool:
+    """Whether a poll stored this hire already (a poll overlapping the last one)."""
+    return _token_seen(session, integ.id, _poll_token(opportunity))
+
+
 def record_poll(
-    session: Session, integ: Integration, opportunity: Mapping[str, Any], now: datetime
-) -> HireEvent | None:
-    """Store a hire polling found, unless this hire is stored already; the new event."""
-    archived = opportunity.get("archived") or {}
-    token = f"poll:{opportunity['id']}:{archived.get('archivedAt')}"
-    if _token_seen(session, integ.id, token):
-        return None
+    session: Session,
+    integ: Integration,
+    opportunity: Mapping[str, Any],
+    now: datetime,
+    owner: str,
+) -> HireEvent:
+    """Store a hire polling found, as processed by `owner` (the poll's process)."""
     event = HireEvent(
         integration_id=integ.id, source=POLL, event="candidateHired",
-        opportunity_id=opportunity["id"], token=token, received_at=now, attempts=0,
+        opportunity_id=opportunity["id"], token=_poll_token(opportunity), received_at=now,
         payload={"event": "candidateHired", "data": {"opportunityId": opportunity["id"]}},
-        status=HireEventStatus.PROCESSING.value,
+        status=HireEventStatus.PROCESSING.value, owner=owner, attempts=1,
     )  # fmt: skip
     session.add(event)
     session.flush()
     return event
+
+
+def _poll_token(opportunity: Mapping[str, Any]) -> str:
+    """A polled hire's token: the opportunity and when it was archived as hired."""
+    archived = opportunity.get("archived") or {}
+    return f"poll:{opportunity['id']}:{archived.get('archivedAt')}"
 
 
 def already_hired(session: Session, opportunity_id: str) -> bool:

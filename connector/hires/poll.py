@@ -26,15 +26,17 @@ from connector.hires.apply import (
     UPDATED,
     HireOutcome,
     HiringReader,
-    apply_record,
+    apply_read,
 )
-from connector.hires.events import already_hired, record_poll
+from connector.hires.events import already_hired, poll_seen, record_poll
 from connector.hires.lifecycle import start_due
 from connector.hires.process import finish
+from connector.ledger import owner_id
 from connector.sync import SyncSummary
 from inventory.changelog import set_actor
 from inventory.models import HireEvent, Integration, SyncRun, SyncRunError
 from inventory.statuses import HireEventStatus, SyncRunStatus
+from inventory.timeutil import to_ms
 
 __all__ = ["CURSOR", "LOOKBACK_DAYS", "OVERLAP", "poll_hires"]
 
@@ -67,7 +69,7 @@ def poll_hires(
     summary.complete_read = True
     set_actor(session, "integration", integ.name, run.id)
     summary.hires["started"] = start_due(session, started.date(), now())
-    integ.options = {**integ.options, CURSOR: _ms(started - OVERLAP)}
+    integ.options = {**integ.options, CURSOR: to_ms(started - OVERLAP)}
     return _close(run, summary, now())
 
 
@@ -96,17 +98,19 @@ def _one(
     now: datetime,
     summary: SyncSummary,
 ) -> None:
-    """One hire polling found: skipped when already a person, else stored and applied."""
-    if already_hired(session, opportunity["id"]):
+    """One hire polling found: skipped when already a person (or stored by an overlapping
+    poll), else read from Lever, then stored and applied (so nothing is written while Lever
+    answers)."""
+    if already_hired(session, opportunity["id"]) or poll_seen(session, integ, opportunity):
         summary.people.unchanged += 1
         return
-    event = record_poll(session, integ, opportunity, now)
-    if event is None:
-        summary.people.unchanged += 1
-        return
+    record, failure = _read(reader, opportunity)
+    event = record_poll(session, integ, opportunity, now, owner_id())
     set_actor(session, "event", f"{integ.name} event {event.id} ({event.event})")
     try:
-        outcome = apply_record(session, integ, reader, opportunity, now)
+        if failure is not None:
+            raise failure
+        outcome = apply_read(session, integ, reader, opportunity["id"], record, now)
     except RecordError as exc:
         _failed(session, run, event, exc, now, summary)
         return
@@ -114,6 +118,16 @@ def _one(
     _count(summary, outcome)
     if outcome.outcome == CREATED and outcome.person_id is not None and summary.hires is not None:
         summary.hires["hired"].append(outcome.person_id)
+
+
+def _read(
+    reader: HiringReader, opportunity: dict[str, Any]
+) -> tuple[dict[str, Any] | None, RecordError | None]:
+    """The hire's record read from Lever, or what is wrong with it."""
+    try:
+        return reader.record_of(opportunity), None
+    except RecordError as exc:
+        return None, exc
 
 
 def _failed(
@@ -147,12 +161,7 @@ def _count(summary: SyncSummary, outcome: HireOutcome) -> None:
 def _since_ms(integ: Integration, now: datetime) -> int:
     """Where this poll starts: the cursor, or `LOOKBACK_DAYS` ago on the first poll."""
     cursor = integ.options.get(CURSOR)
-    return cursor if isinstance(cursor, int) else _ms(now - timedelta(days=LOOKBACK_DAYS))
-
-
-def _ms(when: datetime) -> int:
-    """Milliseconds since the epoch, as Lever counts time."""
-    return int(when.timestamp() * 1000)
+    return cursor if isinstance(cursor, int) else to_ms(now - timedelta(days=LOOKBACK_DAYS))
 
 
 def _close(run: SyncRun, summary: SyncSummary, now: datetime) -> SyncSummary:

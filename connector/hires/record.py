@@ -10,10 +10,11 @@ instant's calendar date in UTC (Lever stores the date at midnight UTC: assumed).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from connector.errors import HireError
+from inventory.timeutil import from_ms
 
 __all__ = ["SIGNED", "hire_record", "is_hired", "latest_signed", "posting_id_of"]
 
@@ -118,8 +119,8 @@ def _date_of(value: Any) -> date | None:
     """A calendar date from Lever's milliseconds (or an ISO date some tools send)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value / 1000, UTC).date()
+    if isinstance(value, int):
+        return from_ms(value).date()
     if isinstance(value, str):
         try:
             return date.fromisoformat(value.strip()[:10])
@@ -130,6 +131,4 @@ def _date_of(value: Any) -> date | None:
 
 def _datetime_of(value: Any) -> datetime | None:
     """An aware UTC datetime from Lever's milliseconds, or None."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, UTC)
-    return None
+    return from_ms(value) if isinstance(value, int) and not isinstance(value, bool) else None

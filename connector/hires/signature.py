@@ -13,10 +13,11 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from connector.errors import WebhookMalformed, WebhookRefused
+from inventory.timeutil import from_ms
 
 __all__ = ["DEFAULT_MAX_AGE", "Delivery", "sign", "verify"]
 
@@ -52,7 +53,7 @@ def verify(body: bytes, signature_token: str, now: datetime, max_age: float) -> 
     expected = sign(signature_token, doc["token"], doc["triggeredAt"])
     if not hmac.compare_digest(expected.encode(), doc["signature"].strip().lower().encode()):
         raise WebhookRefused("the webhook signature does not match: check the signature token")
-    triggered = datetime.fromtimestamp(doc["triggeredAt"] / 1000, UTC)
+    triggered = from_ms(doc["triggeredAt"])
     if abs((now - triggered).total_seconds()) > max_age:
         raise WebhookRefused(
             f"the webhook was triggered at {triggered:%Y-%m-%dT%H:%M:%SZ}, more than "

@@ -9,7 +9,6 @@ itself while an event waits or is being processed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, url_for
@@ -20,7 +19,7 @@ from connector.hires.poll import CURSOR
 from inventory.errors import NotFoundError
 from inventory.models import Integration
 from inventory.statuses import HireEventStatus
-from inventory.timeutil import iso
+from inventory.timeutil import from_ms, iso
 from web.background import rerun_hire_event
 from web.http import db, instance_settings
 from web.security import requires
@@ -84,4 +83,4 @@ def _context(integ: Integration) -> dict[str, Any]:
 
 def _when(ms: Any) -> str | None:
     """Lever milliseconds as ISO-8601 UTC, or None."""
-    return iso(datetime.fromtimestamp(ms / 1000, UTC)) if isinstance(ms, int) else None
+    return iso(from_ms(ms)) if isinstance(ms, int) else None
